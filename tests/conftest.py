@@ -1,0 +1,35 @@
+"""Shared fixtures: every test gets its own wizard home so no test sees another's files."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+# Tests never reach the Hub: they build what they need locally.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+# Sample models take seconds to build; one shared folder per test run keeps that cost once.
+SHARED_HOME = Path(os.environ.get("ONNX_WIZARD_TEST_HOME", "/tmp/onnx-wizard-test-home"))
+
+
+@pytest.fixture(autouse=True)
+def wizard_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private ONNX_WIZARD_HOME for each test, sharing only the built sample models."""
+    home = tmp_path / "wizard-home"
+    home.mkdir()
+    shared_samples = SHARED_HOME / "samples"
+    shared_samples.mkdir(parents=True, exist_ok=True)
+    (home / "samples").symlink_to(shared_samples, target_is_directory=True)
+    monkeypatch.setenv("ONNX_WIZARD_HOME", str(home))
+    return home
+
+
+@pytest.fixture
+def sample_bert(wizard_home: Path) -> Path:
+    """The built-in tiny BERT classifier (built once per test run, then reused)."""
+    from onnx_wizard.samples import ensure_sample
+
+    return ensure_sample("bert-classifier")

@@ -1,0 +1,1 @@
+"""Renderers of the onnx-wizard engine: ``tui`` (Textual) and ``notebook`` (ipywidgets)."""
