@@ -51,6 +51,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_plan_arguments(plan)
 
+    export = commands.add_parser("export", help="export, validate and recover, non-interactively")
+    export.add_argument("model", metavar="MODEL")
+    export.add_argument("output", metavar="OUTDIR")
+    add_plan_arguments(export)
+    from onnx_wizard.export_cli import add_export_arguments
+
+    add_export_arguments(export)
+
+    doctor = commands.add_parser("doctor", help="explain a failed export's log and how to fix it")
+    doctor.add_argument("logfile", nargs="?", metavar="LOGFILE", help="the log, or - for stdin")
+    doctor.add_argument("--json", action="store_true", help="print one JSON object")
+
     demo = commands.add_parser("demo", help="walk the wizard on a built-in sample, offline")
     demo.add_argument(
         "--sample", default="bert-classifier", help="sample name (default: %(default)s)"
@@ -97,6 +109,18 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from onnx_wizard.export_cli import cmd_export as run_export
+
+    return run_export(args)
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from onnx_wizard.doctor import cmd_doctor as run
+
+    return run(args)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from onnx_wizard.demo import run_demo
 
@@ -117,6 +141,8 @@ COMMANDS: dict[str | None, Callable[[argparse.Namespace], int]] = {
     "check": cmd_check,
     "inspect": cmd_inspect,
     "plan": cmd_plan,
+    "export": cmd_export,
+    "doctor": cmd_doctor,
     "demo": cmd_demo,
 }
 

@@ -8,7 +8,10 @@ ipywidgets, ``demo``) call :func:`go_next`, :func:`go_back` and :func:`refresh` 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import replace
+from pathlib import Path
+from typing import Any
 
 from onnx_wizard import machine
 from onnx_wizard.errors import WizardError
@@ -38,9 +41,10 @@ def check_output(state: WizardState) -> WizardState:
     if not output:
         return state
     try:
-        check_output_folder(str(output))
+        check_output_folder(str(output), overwrite=bool(state.answers.get("overwrite")))
     except WizardError as error:
-        errors = {**state.errors, "output": f"{error.problem} Fix: {error.fix}"}
+        fix = error.fix.replace("pass --overwrite", "tick 'Replace what is in the output folder'")
+        errors = {**state.errors, "output": f"{error.problem} Fix: {fix}"}
         return replace(state, errors=errors, attempted=True)
     return state
 
@@ -81,8 +85,131 @@ def go_next(state: WizardState) -> WizardState:
             state = inspect_source(state)
             if state.errors:
                 return state
+    if state.step is Step.PUBLISH:
+        return record_publish(machine.advance(state))
     return refresh(machine.advance(state))
+
+
+def record_publish(state: WizardState) -> WizardState:
+    """Publishing to the Hub is not built yet: say so plainly, with the command that does it."""
+    output = current_plan(state).output
+    repo = state.answers.get("repo_id") or "your-name/model-ONNX"
+    detail = (
+        "onnx-wizard cannot publish yet. Upload the folder yourself: "
+        f"huggingface-cli upload {repo} {output}"
+    )
+    return machine.with_facts(state, publish={"status": "failed", "detail": detail})
 
 
 def go_back(state: WizardState) -> WizardState:
     return machine.back(state)
+
+
+# ---- the run step: export, validation and the diagnosis the RECOVER step offers -------------
+
+# How a knowledge-base remedy reads as wizard answers (the RECOVER step applies these).
+REMEDY_ANSWERS = {
+    "set_opset": lambda args: {"opset": int(args["opset"])},
+    "set_task": lambda args: {"task": args["task"]} if args.get("task") else {},
+    "set_atol": lambda args: {"atol": args.get("atol")},
+    "set_device": lambda args: {"device": args["device"]},
+    "set_dtype": lambda args: {"dtype": args["dtype"]},
+    "set_optimize": lambda args: {"optimize": args.get("optimize")},
+    "no_post_process": lambda args: {"decoder_files": "separate"},
+    "monolith": lambda args: {"decoder_files": "monolith"},
+    "reduce_shapes": lambda args: {"batch_size": 1, "sequence_length": 16},
+    "trust_remote_code": lambda args: {"trust_remote_code": True},
+}
+
+
+def remedy_choices(state: WizardState, diagnosis: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The diagnosis' remedies that change the plan, as answers, each with its plan diff."""
+    plan = current_plan(state)
+    choices: list[dict[str, Any]] = []
+    for remedy in diagnosis.get("remedies") or ():
+        to_answers = REMEDY_ANSWERS.get(str(remedy.get("action")))
+        if to_answers is None:
+            continue
+        args = dict(remedy.get("args") or {})
+        if remedy.get("action") == "set_task" and not args.get("task"):
+            args["task"] = (state.facts.report or {}).get("task")
+        answers = to_answers(args)
+        try:
+            changed = machine.with_answers(state, answers)
+        except ValueError:
+            continue  # the remedy names a value this model's choices do not offer
+        diff = plan.changes(current_plan(changed))
+        if not diff:
+            continue
+        choices.append(
+            {
+                "label": str(remedy.get("note") or remedy.get("action")),
+                "answers": answers,
+                "needs_consent": bool(remedy.get("needs_consent")),
+                "diff": {k: [old, new] for k, (old, new) in diff.items()},
+            }
+        )
+    return choices
+
+
+def run_export_step(
+    state: WizardState,
+    *,
+    on_event: Callable[[dict[str, Any]], None] | None = None,
+    on_run: Callable[[Any], None] | None = None,
+    memory_limit: int | None = None,
+) -> WizardState:
+    """Run the plan once (no automatic fixes: the RECOVER step asks the user) and record it."""
+    from onnx_wizard.export_cli import log_dir_for
+    from onnx_wizard.exporting import export_with_recovery
+
+    plan = current_plan(state)
+    try:
+        result = export_with_recovery(
+            plan,
+            report=state.facts.report,
+            log_dir=log_dir_for(Path(plan.output).expanduser().absolute()),
+            auto_fix=False,
+            memory_limit=memory_limit,
+            gpu=state.facts.gpu,
+            on_event=on_event,
+            on_run=on_run,
+        )
+    except WizardError as error:  # e.g. remote code without consent: a failed run, with why
+        run = {"status": "failed", "detail": f"{error.problem} Fix: {error.fix}", "files": []}
+        return machine.with_facts(state, run=run, diagnosis=None)
+    final = result.final
+    run = {
+        "status": "ok" if result.status == "ok" else result.status,
+        "detail": result.reason,
+        "files": final.outcome.files if final and result.status == "ok" else [],
+        "attempts": [a.to_dict() for a in result.attempts],
+        "log": final.outcome.log_path if final else "",
+    }
+    validation = final.outcome.validation if final else None
+    diagnosis = None
+    if final and final.diagnoses:
+        best = dict(final.diagnoses[0])
+        best["remedies"] = remedy_choices(state, best)
+        diagnosis = best
+    if validation is not None and run["status"] == "failed":
+        run["status"] = "ok"  # the export ran; VALIDATE shows the mismatch, then RECOVER
+    facts: dict[str, Any] = {"run": run, "diagnosis": diagnosis}
+    if validation is not None:
+        facts["validation"] = {**validation, "summary": _validation_summary(validation)}
+    return machine.with_facts(state, **facts)
+
+
+def _validation_summary(validation: Mapping[str, Any]) -> str:
+    from onnx_wizard.validation import ValidationReport
+
+    return ValidationReport.from_dict(dict(validation)).summary()
+
+
+def act(state: WizardState, action: str) -> WizardState:
+    """A view action (next, back, apply, stop, ...) with the engine's work around it."""
+    if action == "next":
+        return go_next(state)
+    if action == "back":
+        return go_back(state)
+    return refresh(machine.act(state, action))

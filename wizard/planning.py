@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from onnx_wizard.errors import WizardError
@@ -27,6 +28,13 @@ def with_past_task(task: str, with_past: bool | None) -> str:
     if with_past is None:
         return task
     return base + WITH_PAST if with_past else base
+
+
+def default_output(report: Mapping[str, Any]) -> str:
+    """``./<model name>-onnx``: where the export goes when the user names no folder."""
+    spec = str(report.get("spec") or "model").rstrip("/")
+    name = spec.removeprefix("sample:").replace("\\", "/").split("/")[-1] or "model"
+    return str(Path.cwd() / f"{name}-onnx")
 
 
 def require_supported(report: Mapping[str, Any]) -> None:
@@ -54,7 +62,7 @@ def plan_from_answers(answers: Mapping[str, Any], report: Mapping[str, Any]) -> 
     }
     return ExportPlan(
         model=plan_model_argument(report),
-        output=str(answers.get("output") or ""),
+        output=str(answers.get("output") or default_output(report)),
         task=task,
         opset=answers.get("opset"),
         device=str(answers.get("device") or "cpu"),
@@ -76,17 +84,24 @@ def _optimum_library(report: Mapping[str, Any]) -> str | None:
 
 
 def plan_for_model(
-    spec: str, output: str, args: argparse.Namespace, *, overwrite: bool = False
+    spec: str,
+    output: str,
+    args: argparse.Namespace,
+    *,
+    overwrite: bool = False,
+    allow_unsupported: bool = False,
 ) -> tuple[ExportPlan, ModelReport]:
     """``onnx-wizard plan``: inspect ``spec``, then the flags' plan with the detected task."""
     folder = check_output_folder(output, overwrite=overwrite)
     report = inspect_model(spec)
     facts = report.to_dict()
-    require_supported(facts)
+    if not allow_unsupported:
+        require_supported(facts)
     plan = plan_from_args(plan_model_argument(facts), str(folder), args)
     changes: dict[str, Any] = {}
-    if plan.task == "auto":
-        # optimum cannot infer a task for a local folder; the wizard's detection can.
+    if getattr(args, "task", None) is None:
+        # optimum cannot infer a task for a local folder; the wizard's detection can. An explicit
+        # `--task auto` is kept: it asks for optimum's own inference, as optimum-cli would.
         changes["task"] = facts["task"]
     if plan.library_name is None and _optimum_library(facts):
         changes["library_name"] = _optimum_library(facts)

@@ -239,6 +239,7 @@ class WizardState:
 ANSWER_STEPS: dict[str, Step] = {
     "source": Step.SOURCE,
     "output": Step.SOURCE,
+    "overwrite": Step.SOURCE,
     "ignore_failed_checks": Step.PREREQUISITES,
     "trust_remote_code": Step.MODEL,
     "task": Step.TASK,
@@ -412,3 +413,7 @@ FIELD_HELP: dict[str, str] = {
     "private": "Create the repository as private; you can make it public later on the Hub.",
 }
 FIELD_HELP["sequence_length"] = FIELD_HELP["batch_size"]
+FIELD_HELP["overwrite"] = (
+    "Only needed when the output folder already holds files. They are replaced only after a new "
+    "export has passed validation; a failed or cancelled export leaves them as they are."
+)

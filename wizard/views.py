@@ -208,6 +208,12 @@ def _source(answers: Answers, facts: Facts) -> tuple[Field, ...]:
     return (
         _ask("source", "text", "Model", required=True),
         _ask("output", "path", "Output folder"),
+        _ask(
+            "overwrite",
+            "bool",
+            "Replace what is in the output folder",
+            default=False,
+        ),
     )
 
 
@@ -347,12 +353,13 @@ def _validate(answers: Answers, facts: Facts) -> tuple[Field, ...]:
     validation = facts.validation or {}
     fields = [
         _info(
-            f"result:{r.get('name')}",
-            str(r.get("name")),
-            "passed" if r.get("passed") else "failed",
-            str(r.get("detail") or ""),
+            f"result:{c.get('submodel')}/{c.get('output')}",
+            f"{c.get('submodel')}/{c.get('output')}",
+            "passed" if c.get("passed") else "failed",
+            f"max |diff| {c.get('max_abs_diff')} against tolerance {c.get('atol')}"
+            + (f"; {c['detail']}" if c.get("detail") else ""),
         )
-        for r in validation.get("results") or ()
+        for c in validation.get("checks") or ()
     ]
     if validation.get("passed"):
         fields.append(_ask("publish", "bool", "Publish", default=False))
