@@ -5,6 +5,8 @@ from __future__ import annotations
 import shlex
 from collections.abc import Mapping
 
+from onnx_wizard.plan import SHAPE_NAMES
+
 # Every entry belongs to exactly one of these; the engine routes recovery by category.
 CATEGORIES: tuple[str, ...] = (
     "task_inference",
@@ -73,18 +75,8 @@ CONSENT_ACTIONS: frozenset[str] = frozenset(
     {"trust_remote_code", "install", "upgrade", "uninstall"}
 )
 
-# Dummy-input shape flags of `optimum-cli export onnx`, in the order the CLI lists them.
-SHAPE_FLAGS: tuple[str, ...] = (
-    "batch_size",
-    "sequence_length",
-    "num_choices",
-    "width",
-    "height",
-    "num_channels",
-    "feature_size",
-    "nb_max_frames",
-    "audio_sequence_length",
-)
+# Dummy-input shape flags of `optimum-cli export onnx`: the plan keeps the one list of them.
+SHAPE_FLAGS: tuple[str, ...] = SHAPE_NAMES
 
 _SINGLE_FLAG: dict[str, tuple[str, str]] = {
     "set_opset": ("--opset", "opset"),
