@@ -16,7 +16,7 @@ HEAVY = ("torch", "transformers", "optimum", "onnxruntime", "onnx")
 UI = ("textual", "ipywidgets", "IPython")
 
 # Modules that exist to do heavy work, and only ever run as child processes.
-CHILD_PROCESS_MODULES = {"onnx_wizard.sample_build", "onnx_wizard.validation_child"}  # run as children
+CHILD_PROCESS_MODULES = {"onnx_wizard.sample_build", "onnx_wizard.validation_child"}
 
 
 def engine_modules() -> list[str]:

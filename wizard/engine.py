@@ -192,12 +192,27 @@ def run_export_step(
         best = dict(final.diagnoses[0])
         best["remedies"] = remedy_choices(state, best)
         diagnosis = best
+    elif final and result.status == "failed":
+        diagnosis = unrecognised_failure(final.outcome.log_text())
     if validation is not None and run["status"] == "failed":
         run["status"] = "ok"  # the export ran; VALIDATE shows the mismatch, then RECOVER
     facts: dict[str, Any] = {"run": run, "diagnosis": diagnosis}
     if validation is not None:
         facts["validation"] = {**validation, "summary": _validation_summary(validation)}
     return machine.with_facts(state, **facts)
+
+
+def unrecognised_failure(log: str) -> dict[str, Any]:
+    """A diagnosis that says plainly the failure is not a known one, with the log's last lines."""
+    tail = "\n".join(log.strip().splitlines()[-8:])
+    return {
+        "id": "OW-WIZ-UNKNOWN",
+        "category": "unknown",
+        "title": "A failure onnx-wizard does not recognise",
+        "confidence": 0.0,
+        "explanation": "None of the known failures matches this log. Its last lines:\n" + tail,
+        "remedies": [],
+    }
 
 
 def _validation_summary(validation: Mapping[str, Any]) -> str:

@@ -1,0 +1,327 @@
+"""The field-kind -> widget table: how one engine ``Field`` becomes Textual widgets, and back.
+
+One small table (:data:`INPUT_WIDGETS`) maps each input kind to a builder; :func:`answer_value`
+turns a widget's change event back into the value the engine's ``machine.answer`` takes. Read-only
+``info`` fields become text rows; the prerequisite checks (``check:<name>``) a status table with
+copyable fixes, and command lines a copyable box. No field is validated here: the engine does.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from rich.markup import escape
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widget import Widget
+from textual.widgets import Button, Input, Label, Select, SelectionList, Static, Switch
+
+from onnx_wizard.samples import SAMPLES
+from onnx_wizard.steps import Field
+
+COMMAND_FIELDS = frozenset({"command", "done_command"})
+STATUS_MARKS = {"ok": "✓ ok", "warn": "! warn", "fail": "✗ fail", "passed": "✓", "failed": "✗"}
+
+
+def dom_id(name: str) -> str:
+    """A Textual-safe id for a field name (field names may hold ':' and spaces)."""
+    return re.sub(r"[^A-Za-z0-9_-]", "-", name)
+
+
+def _text(item: Field) -> Widget:
+    return Input(
+        "" if item.value is None else str(item.value),
+        placeholder=_placeholder(item),
+        name=item.name,
+        id=f"field-{dom_id(item.name)}",
+        tooltip=item.help or None,
+        compact=True,
+    )
+
+
+def _number(item: Field) -> Widget:
+    value = item.value
+    shown = "" if value is None else (f"{value:g}" if isinstance(value, float) else str(value))
+    return Input(
+        shown,
+        placeholder="default",
+        type="integer" if item.integer else "number",
+        name=item.name,
+        id=f"field-{dom_id(item.name)}",
+        tooltip=item.help or None,
+        compact=True,
+    )
+
+
+def _choice(item: Field) -> Widget:
+    # Options carry the choice's index: choice values may be None, which Select cannot hold.
+    options = [(label, index) for index, (_, label) in enumerate(item.choices)]
+    current = choice_index(item, item.value)
+    return Select(
+        options,
+        value=Select.NULL if current is None else current,
+        allow_blank=current is None,
+        prompt="Choose...",
+        name=item.name,
+        id=f"field-{dom_id(item.name)}",
+        tooltip=item.help or None,
+        compact=True,
+    )
+
+
+def _bool(item: Field) -> Widget:
+    return Switch(
+        bool(item.value),
+        animate=False,
+        name=item.name,
+        id=f"field-{dom_id(item.name)}",
+        tooltip=item.help or None,
+    )
+
+
+def _multichoice(item: Field) -> Widget:
+    picked = {str(v) for v in item.value or ()}
+    return SelectionList[str](
+        *[(label, str(value), str(value) in picked) for value, label in item.choices],
+        name=item.name,
+        id=f"field-{dom_id(item.name)}",
+        compact=True,
+    )
+
+
+# The table: one builder per input kind.
+INPUT_WIDGETS: dict[str, Callable[[Field], Widget]] = {
+    "text": _text,
+    "path": _text,
+    "number": _number,
+    "choice": _choice,
+    "bool": _bool,
+    "multichoice": _multichoice,
+}
+
+
+def choice_index(item: Field, value: Any) -> int | None:
+    for index, (choice, _) in enumerate(item.choices):
+        if choice == value:
+            return index
+    return None
+
+
+def answer_value(item: Field, raw: Any) -> Any:
+    """The answer for ``machine.answer`` from a widget's raw value (Select index -> choice)."""
+    if item.kind == "choice":
+        return item.choices[raw][0] if isinstance(raw, int) else None
+    if item.kind == "multichoice":
+        return tuple(raw)
+    return raw
+
+
+def same_as_shown(item: Field, answer: Any) -> bool:
+    """True when a change event only repeats what the view already holds (widgets post change
+    events when they are mounted; answering those would store defaults as explicit answers)."""
+    if item.kind in ("text", "path", "number"):
+        return str(answer or "").strip() == ("" if item.value is None else _shown(item.value))
+    if item.kind == "multichoice":
+        return {str(v) for v in answer} == {str(v) for v in item.value or ()}
+    return bool(answer == item.value)
+
+
+def _shown(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _placeholder(item: Field) -> str:
+    if item.name == "source":
+        return "Hub id, local folder, or sample:NAME"
+    if item.kind == "path":
+        return "folder (empty: named after the model)"
+    return ""
+
+
+class FieldRow(Widget):
+    """One input: its label, the widget from the table, extras, help (shown on focus), error."""
+
+    DEFAULT_CSS = "FieldRow { height: auto; }"
+
+    def __init__(self, item: Field) -> None:
+        super().__init__(id=f"row-{dom_id(item.name)}", classes=f"field-row kind-{item.kind}")
+        self.item = item
+
+    def compose(self) -> ComposeResult:
+        item = self.item
+        # A star only where the user must type something (a required field with a default is set).
+        star = " *" if item.required and item.default is None else ""
+        yield Label(item.label + star, classes="field-label")
+        with Vertical(classes="field-body"):
+            with Horizontal(classes="field-line"):
+                yield INPUT_WIDGETS[item.kind](item)
+                if item.kind == "bool":
+                    yield Label(_display(bool(item.value)), classes="switch-state")
+                if item.kind == "path" or item.name == "source":
+                    yield Button(
+                        "Browse...",
+                        id=f"browse-{dom_id(item.name)}",
+                        name=item.name,
+                        classes="browse",
+                        compact=True,
+                        tooltip="Pick a local folder",
+                    )
+            if item.name == "source":
+                with Horizontal(classes="samples"):
+                    yield Label("Try a sample:", classes="muted")
+                    for name, sample in SAMPLES.items():
+                        yield Button(
+                            name,
+                            id=f"sample-{name}",
+                            classes="sample",
+                            compact=True,
+                            tooltip=sample.description,
+                        )
+            yield Static(escape(item.help), classes="help")
+            yield Static(escape(item.error or ""), classes="error")
+
+    def on_mount(self) -> None:
+        self.set_error(self.item.error)
+
+    def on_switch_changed(self, event: Switch.Changed) -> None:
+        # Say yes/no beside the switch: its two looks alone are easy to misread. (The event
+        # goes on to the app, which answers it.)
+        self.query_one(".switch-state", Label).update(_display(event.value))
+
+    def set_error(self, error: str | None) -> None:
+        shown = self.query_one(".error", Static)
+        shown.update(escape(error or ""))
+        shown.display = bool(error)
+        self.set_class(bool(error), "has-error")
+
+
+class InfoRow(Widget):
+    """A read-only ``info`` field: label and value, with its help as a muted line."""
+
+    DEFAULT_CSS = "InfoRow { height: auto; }"
+
+    def __init__(self, item: Field) -> None:
+        # No id from the name: info names may repeat (a check per stage of one output).
+        super().__init__(classes="info-row")
+        self.item = item
+
+    def compose(self) -> ComposeResult:
+        item = self.item
+        yield Label(item.label, classes="field-label")
+        with Vertical(classes="field-body"):
+            yield Static(escape(_display(item.value)), classes="info-value")
+            if item.help:
+                yield Static(escape(item.help), classes="info-help muted")
+
+
+class CommandBox(Widget):
+    """A command line to copy: selectable text and a Copy button."""
+
+    DEFAULT_CSS = "CommandBox { height: auto; }"
+
+    def __init__(self, label: str, command: str, *, name: str = "command") -> None:
+        super().__init__(id=f"row-{dom_id(name)}", classes="command-row")
+        self.label, self.command = label, command
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(classes="command-head"):
+            yield Label(self.label, classes="field-label")
+            yield Button("Copy", classes="copy", name=self.command, compact=True)
+        yield Static(escape(self.command), classes="command")
+
+
+class CheckTable(Widget):
+    """The prerequisite checks: failures first, then warnings, each with its fix to copy."""
+
+    DEFAULT_CSS = "CheckTable { height: auto; }"
+
+    def __init__(self, checks: list[Field]) -> None:
+        super().__init__(id="checks", classes="check-table")
+        order = {"fail": 0, "warn": 1}
+        self.checks = sorted(checks, key=lambda item: order.get(str(item.value), 2))
+
+    def compose(self) -> ComposeResult:
+        counts = {s: sum(1 for c in self.checks if c.value == s) for s in ("ok", "warn", "fail")}
+        yield Static(
+            f"{counts['ok']} ok · {counts['warn']} warnings · {counts['fail']} failed",
+            classes="check-summary",
+        )
+        for item in self.checks:
+            detail, _, fix = item.help.partition("\nFix: ")
+            status = str(item.value)
+            with Horizontal(classes=f"check check-{status}", id=f"row-{dom_id(item.name)}"):
+                yield Label(STATUS_MARKS.get(status, status), classes="check-status")
+                yield Label(escape(item.label), classes="check-name")
+                yield Static(escape(detail), classes="check-detail")
+            if fix:
+                with Horizontal(classes=f"check-fix check-{status}"):
+                    yield Static(escape(fix), classes="command")
+                    yield Button("Copy", classes="copy", name=fix, compact=True)
+
+
+class ResultTable(Widget):
+    """The validation results (``result:<output>``): passed or failed, with the figures."""
+
+    DEFAULT_CSS = "ResultTable { height: auto; }"
+
+    def __init__(self, results: list[Field]) -> None:
+        super().__init__(id="results", classes="result-table")
+        self.results = results
+
+    def compose(self) -> ComposeResult:
+        yield Static("[b]Accuracy against PyTorch[/b]", classes="section")
+        for item in self.results:
+            status = str(item.value)
+            with Horizontal(classes=f"check check-{'ok' if status == 'passed' else 'fail'}"):
+                mark = STATUS_MARKS.get(status, status) + " " + status
+                yield Label(mark, classes="check-status result-status")
+                yield Label(escape(item.label), classes="result-name")
+                yield Static(escape(item.help), classes="check-detail")
+
+
+def form_widgets(fields: tuple[Field, ...]) -> list[Widget]:
+    """One row per field, in the view's order; checks and results grouped into tables."""
+    checks = [f for f in fields if f.name.startswith("check:")]
+    results = [f for f in fields if f.kind == "info" and f.name.startswith("result:")]
+    widgets: list[Widget] = []
+    for item in fields:
+        if item.kind != "info":
+            widgets.append(FieldRow(item))
+        elif item.name.startswith("result:"):
+            if item is results[0]:
+                widgets.append(ResultTable(results))
+        elif item.name.startswith("check:"):
+            if item is checks[0]:
+                widgets.append(CheckTable(checks))
+        elif item.name in COMMAND_FIELDS and item.value:
+            widgets.append(CommandBox(item.label, str(item.value), name=item.name))
+        elif widgets and isinstance(widgets[-1], InfoBlock):
+            widgets[-1].rows.append(InfoRow(item))
+        else:
+            widgets.append(InfoBlock(InfoRow(item)))
+    return widgets
+
+
+class InfoBlock(Vertical):
+    """Consecutive plain info rows, kept together and spaced from what follows as one block."""
+
+    DEFAULT_CSS = "InfoBlock { height: auto; margin-bottom: 1; }"
+
+    def __init__(self, first: InfoRow) -> None:
+        super().__init__(classes="info-block")
+        self.rows = [first]
+
+    def compose(self) -> ComposeResult:
+        yield from self.rows
+
+
+def _display(value: Any) -> str:
+    if value is None or value == "":
+        return "-"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value) or "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
