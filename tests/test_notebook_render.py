@@ -9,10 +9,11 @@ from typing import Any
 import ipywidgets as widgets
 import pytest
 
-from onnx_wizard import views
+from onnx_wizard import engine, views
 from onnx_wizard.plan import add_plan_arguments
-from onnx_wizard.steps import Facts, Field, Step
-from onnx_wizard.widgets.notebook import render, stopgaps
+from onnx_wizard.planning import answers_from_args
+from onnx_wizard.steps import Facts, Field, Step, WizardState
+from onnx_wizard.widgets.notebook import render
 from onnx_wizard.widgets.notebook.fields import KINDS, Form, from_widget, to_widget
 
 EVIL = "<script>alert(1)</script>"
@@ -112,15 +113,15 @@ def flags(*argv: str) -> argparse.Namespace:
 
 
 def test_plan_flags_become_wizard_answers() -> None:
-    answers = stopgaps.answers_from_flags(
+    answers = answers_from_args(
         flags("m", "--opset", "14", "--atol", "1e-3", "--batch_size", "2", "--monolith")
     )
     assert answers == {"opset": 14, "atol": 1e-3, "batch_size": 2, "decoder_files": "monolith"}
     with pytest.raises(ValueError, match="--slim"):
-        stopgaps.answers_from_flags(flags("m", "--slim"))
+        answers_from_args(flags("m", "--slim"))
 
 
-def test_variant_rows_join_files_and_validation() -> None:
+def test_results_join_files_and_validation() -> None:
     facts = Facts(
         run={
             "status": "ok",
@@ -138,6 +139,6 @@ def test_variant_rows_join_files_and_validation() -> None:
             ],
         },
     )
-    (row,) = stopgaps.variant_rows(facts)
+    (row,) = engine.results(WizardState(facts=facts))
     assert row["file"] == "model.onnx" and row["bytes"] == 1000
     assert row["max_abs_diff"] == 3e-6 and row["passed"] is True

@@ -228,3 +228,51 @@ def act(state: WizardState, action: str) -> WizardState:
     if action == "back":
         return go_back(state)
     return refresh(machine.act(state, action))
+
+
+def back_to(state: WizardState, target: Step) -> WizardState:
+    """Back through the history to ``target`` (e.g. RECOVER's "Edit plan"), answers kept.
+
+    Stops where Back is not offered, so it never loops; refreshes the step it lands on."""
+    while state.step is not target and state.history:
+        earlier = machine.back(state)
+        if earlier is state:
+            break
+        state = earlier
+    return refresh(state)
+
+
+def results(state: WizardState) -> list[dict[str, Any]]:
+    """One row per ONNX file of the last run: size and its validation figures.
+
+    Rows: ``{"file", "variant", "bytes", "max_abs_diff", "atol", "passed"}``; quantized
+    variants join them when quantization lands.
+    """
+    facts = state.facts
+    run: Mapping[str, Any] = facts.run or {}
+    checks = list((facts.validation or {}).get("checks") or ())
+    sizes: dict[str, int] = {}
+    for item in run.get("files") or ():
+        name = str(item.get("name"))
+        if name.endswith(".onnx"):
+            sizes[name] = sizes.get(name, 0) + int(item.get("bytes") or 0)
+        elif name.endswith(".onnx_data"):  # external weights count towards their graph's size
+            graph = name.removesuffix("_data")
+            sizes[graph] = sizes.get(graph, 0) + int(item.get("bytes") or 0)
+    rows: list[dict[str, Any]] = []
+    for name in sorted(sizes):
+        submodel = name.rsplit("/", 1)[-1].removesuffix(".onnx")
+        mine = [c for c in checks if c.get("submodel") == submodel]
+        diffs = [float(c["max_abs_diff"]) for c in mine if c.get("max_abs_diff") is not None]
+        tolerances = [float(c["atol"]) for c in mine if c.get("atol") is not None]
+        rows.append(
+            {
+                "file": name,
+                "variant": "fp32",
+                "bytes": sizes[name],
+                "max_abs_diff": max(diffs) if diffs else None,
+                "atol": min(tolerances) if tolerances else None,
+                "passed": all(bool(c.get("passed")) for c in mine) if mine else None,
+            }
+        )
+    return rows

@@ -119,3 +119,38 @@ def _fix_for(problem: str) -> str:
             "or drop --dtype fp16 / --optimize O4."
         )
     return "Change the flag the message names; `onnx-wizard plan --help` lists the choices."
+
+
+# Plan flags (``onnx_wizard.plan.add_plan_arguments``) that are wizard answers under the same name.
+_SAME_NAME = ("task", "opset", "device", "dtype", "optimize", "atol")
+_SHAPES = ("batch_size", "sequence_length")
+_NOT_FLAGS = ("model", "output", "overwrite")
+
+
+def answers_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """Wizard answers for plan flags (``add_plan_arguments``), e.g. to pre-fill an interactive
+    wizard; ValueError for a flag the wizard does not ask (use ``export`` for those)."""
+    answers: dict[str, Any] = {}
+    for name in (*_SAME_NAME, *_SHAPES):
+        if getattr(args, name, None) is not None:
+            answers[name] = getattr(args, name)
+    if getattr(args, "trust_remote_code", False):
+        answers["trust_remote_code"] = True
+    if getattr(args, "monolith", False):
+        answers["decoder_files"] = "monolith"
+    elif getattr(args, "no_post_process", False):
+        answers["decoder_files"] = "separate"
+    handled = {*_SAME_NAME, *_SHAPES, *_NOT_FLAGS, "trust_remote_code", "monolith"}
+    handled.add("no_post_process")
+    unasked = sorted(
+        name
+        for name, value in vars(args).items()
+        if name not in handled and value not in (None, False)
+    )
+    if unasked:
+        flags = ", ".join("--" + name.replace("_", "-") for name in unasked)
+        raise ValueError(
+            f"The wizard does not ask {flags}; use `onnx-wizard export MODEL OUTDIR {flags} ...` "
+            "for those."
+        )
+    return answers

@@ -14,7 +14,8 @@ from IPython.core.error import UsageError
 from IPython.display import HTML, display
 
 from onnx_wizard.errors import WizardError
-from onnx_wizard.widgets.notebook import render, stopgaps
+from onnx_wizard.planning import answers_from_args
+from onnx_wizard.widgets.notebook import render
 
 MAGIC = "onnx_wizard"
 USAGE = """\
@@ -88,7 +89,7 @@ def _wizard(args: argparse.Namespace) -> None:
     from onnx_wizard.widgets.notebook.wizard import Wizard
 
     try:
-        answers = stopgaps.answers_from_flags(args)
+        answers = answers_from_args(args)
     except ValueError as error:
         usage_error(str(error))
     if args.overwrite:

@@ -21,7 +21,7 @@ import ipywidgets as widgets
 from onnx_wizard import engine, machine, session
 from onnx_wizard.errors import WizardError
 from onnx_wizard.steps import Step, StepView, WizardState
-from onnx_wizard.widgets.notebook import render, stopgaps
+from onnx_wizard.widgets.notebook import render
 from onnx_wizard.widgets.notebook.fields import Form
 from onnx_wizard.widgets.notebook.run_pane import RunPane
 
@@ -225,7 +225,7 @@ class Wizard(widgets.VBox):
         self._set_state(state)
 
     def _edit(self) -> None:
-        self._set_state(stopgaps.edit_plan(self._state))
+        self._set_state(engine.back_to(self._state, Step.REVIEW))
 
     def _set_state(self, state: WizardState) -> None:
         with self._lock:
@@ -327,7 +327,7 @@ class Wizard(widgets.VBox):
 
     def _draw_results(self) -> None:
         facts = self._state.facts
-        rows = stopgaps.variant_rows(facts)
+        rows = engine.results(self._state)
         summary = (facts.validation or {}).get("summary")
         self.results.value = (
             "<h4 style='margin:6px 0'>Results</h4>"

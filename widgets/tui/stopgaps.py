@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from onnx_wizard import machine
+from onnx_wizard import engine, machine
 from onnx_wizard.errors import WizardError
 from onnx_wizard.steps import Step, WizardState
 
@@ -47,16 +47,9 @@ def output_files(state: WizardState) -> list[tuple[str, int]]:
 
 
 def edit_plan(state: WizardState) -> WizardState:
-    """RECOVER's "Edit plan": back to the export options (or the review), answers kept.
-
-    Engine: an ``edit`` action on RECOVER, or ``machine.back_to(state, step)``."""
+    """RECOVER's "Edit plan": back to the export options (or the review), answers kept."""
     target = Step.EXPORT_OPTIONS if Step.EXPORT_OPTIONS in state.history else Step.REVIEW
-    while state.step is not target and state.history:
-        earlier = machine.back(state)
-        if earlier is state:  # Back is not offered here: stop rather than loop
-            break
-        state = earlier
-    return state
+    return engine.back_to(state, target)
 
 
 def failed_before_start(state: WizardState, error: BaseException) -> WizardState:
@@ -72,7 +65,9 @@ def failed_before_start(state: WizardState, error: BaseException) -> WizardState
 def unrecognised_failure(state: WizardState) -> bool:
     """A failed run with no diagnosis: the RECOVER view then says "Diagnosing..." forever.
     Engine: record an "unrecognised failure" diagnosis (title, explanation, log hint)."""
-    return state.step is Step.RECOVER and state.facts.diagnosis is None
+    diagnosis = state.facts.diagnosis
+    unknown = diagnosis is None or diagnosis.get("id") == "OW-WIZ-UNKNOWN"
+    return state.step is Step.RECOVER and unknown
 
 
 def _number(value: Any) -> str:
