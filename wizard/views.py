@@ -59,6 +59,15 @@ TASK_LABELS: dict[str, str] = {
 }
 
 
+def task_label(task: str) -> str:
+    """Plain words for a task id; a -with-past task says it keeps the KV cache."""
+    base = task.removesuffix("-with-past")
+    if task == base:
+        return TASK_LABELS.get(task, task)
+    words = TASK_LABELS.get(base, base).rsplit(" (", 1)[0]
+    return f"{words}, with KV cache ({task})"
+
+
 def count_text(n: float) -> str:
     """A parameter count people read at a glance: 42.4 K, 22.7 M, 7.2 B."""
     for unit, size in (("B", 1e9), ("M", 1e6), ("K", 1e3)):
@@ -260,7 +269,7 @@ def _task(answers: Answers, facts: Facts) -> tuple[Field, ...]:
     detected = info.get("task")
     if detected and detected not in names:
         names.insert(0, str(detected))
-    choices = tuple((t, TASK_LABELS.get(t, t)) for t in names)
+    choices = tuple((t, task_label(t)) for t in names)
     default = detected if detected in names else (names[0] if names else None)
     return (_ask("task", "choice", "Task", choices, default, required=True),)
 
