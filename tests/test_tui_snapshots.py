@@ -51,7 +51,7 @@ VALIDATION = {
             "passed": True,
         }
     ],
-    "summary": "Validation passed: 1 outputs within atol 0.0001; largest diff 1.86e-09 "
+    "summary": "Validation passed: 1 output within atol 0.0001; largest diff 1.86e-09 "
     "(model/logits)",
 }
 RUN_OK = {

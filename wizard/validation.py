@@ -198,8 +198,9 @@ class ValidationReport:
         if self.error is not None:
             return f"Validation FAILED: {self.error}{skipped}"
         worst = max(self.checks, key=lambda c: _sort_key(c.max_abs_diff))
+        outputs = f"{len(self.checks)} output" + ("s" if len(self.checks) != 1 else "")
         return (
-            f"Validation passed: {len(self.checks)} outputs within atol {self.atol:.3g}; largest "
+            f"Validation passed: {outputs} within atol {self.atol:.3g}; largest "
             f"diff {worst.max_abs_diff:.3g} ({worst.submodel}/{worst.output}){skipped}"
         )
 

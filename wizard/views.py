@@ -362,17 +362,30 @@ def _validate(answers: Answers, facts: Facts) -> tuple[Field, ...]:
     validation = facts.validation or {}
     fields = [
         _info(
-            f"result:{c.get('submodel')}/{c.get('output')}",
-            f"{c.get('submodel')}/{c.get('output')}",
+            f"result:{number}:{c.get('submodel')}/{c.get('output')}",
+            f"{c.get('submodel')}/{c.get('output')}" + _stage_suffix(c),
             "passed" if c.get("passed") else "failed",
-            f"max |diff| {c.get('max_abs_diff')} against tolerance {c.get('atol')}"
+            f"max |diff| {_figure(c.get('max_abs_diff'))} (tolerance {_figure(c.get('atol'))})"
             + (f"; {c['detail']}" if c.get("detail") else ""),
         )
-        for c in validation.get("checks") or ()
+        for number, c in enumerate(validation.get("checks") or ())
     ]
     if validation.get("passed"):
         fields.append(_ask("publish", "bool", "Publish", default=False))
     return tuple(fields)
+
+
+def _figure(value: Any) -> str:
+    try:
+        return f"{float(value):.3g}"
+    except (TypeError, ValueError):
+        return str(value)  # NaN and inf arrive as strings in strict JSON
+
+
+def _stage_suffix(check: Mapping[str, Any]) -> str:
+    """Which decoding step a check ran in, when there are several (KV-cache models)."""
+    stage = str(check.get("stage") or "")
+    return f" [{stage}]" if stage and stage != "single pass" else ""
 
 
 def _recover(answers: Answers, facts: Facts) -> tuple[Field, ...]:
