@@ -180,7 +180,7 @@ def run_export_step(
         return machine.with_facts(state, run=run, diagnosis=None)
     final = result.final
     run = {
-        "status": "ok" if result.status == "ok" else result.status,
+        "status": result.status,
         "detail": result.reason,
         "files": final.outcome.files if final and result.status == "ok" else [],
         "attempts": [a.to_dict() for a in result.attempts],

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from onnx_wizard.errors import WizardError
-from onnx_wizard.exporting import ExportResult, export_with_recovery, remote_code_question
+from onnx_wizard.exporting import ExportResult, export_with_recovery
 from onnx_wizard.memory import default_limit, format_size, parse_size, preflight_warning
 from onnx_wizard.planning import plan_for_model
 from onnx_wizard.runner import Event, ExportRun
@@ -83,9 +83,6 @@ def cmd_export(args: argparse.Namespace) -> int:
     printer = ProgressPrinter()
     runs: list[ExportRun] = []
     holder: dict[str, Any] = {}
-
-    if facts.get("needs_remote_code") and not plan.trust_remote_code:
-        raise remote_code_question(facts)  # before anything starts: the code must not run
 
     def work() -> None:
         try:
