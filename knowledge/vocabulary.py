@@ -5,7 +5,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Mapping
 
-from onnx_wizard.plan import SHAPE_NAMES
+from onnx_wizard.planning.plan import SHAPE_NAMES
 
 # Every entry belongs to exactly one of these; the engine routes recovery by category.
 CATEGORIES: tuple[str, ...] = (

@@ -30,6 +30,6 @@ def wizard_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def sample_bert(wizard_home: Path) -> Path:
     """The built-in tiny BERT classifier (built once per test run, then reused)."""
-    from onnx_wizard.samples import ensure_sample
+    from onnx_wizard.inspection.samples import ensure_sample
 
     return ensure_sample("bert-classifier")

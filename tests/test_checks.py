@@ -10,8 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from onnx_wizard import checks, probe
-from onnx_wizard.checks import CheckResult, Environment, overall_exit_code, render_text, run_checks
+from onnx_wizard.checks.environment import (
+    CheckResult,
+    Environment,
+    overall_exit_code,
+    probe,
+    render_text,
+    run_checks,
+)
+from onnx_wizard.checks import environment as checks
 
 
 @pytest.fixture(scope="module")
@@ -204,7 +211,7 @@ def _run_in_fresh_interpreter(call: str) -> dict:
     code = (
         "import json, sys, time\n"
         "t = time.perf_counter()\n"
-        "from onnx_wizard.checks import run_checks\n"
+        "from onnx_wizard.checks.environment import run_checks\n"
         f"results = {call}\n"
         "elapsed = time.perf_counter() - t\n"
         "heavy = [m for m in ('torch', 'transformers', 'optimum', 'onnxruntime', 'onnx')"

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from onnx_wizard import engine, machine
-from onnx_wizard.steps import Step, WizardState
+from onnx_wizard.flow import engine, machine
+from onnx_wizard.flow.steps import Step, WizardState
 
 pytestmark = pytest.mark.slow
 

@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 from onnx_wizard.errors import WizardError
-from onnx_wizard.export_child import EventStream
-from onnx_wizard.fallback import (
+from onnx_wizard.fallback.child import export_with_related_config, export_with_torch_onnx, run_job
+from onnx_wizard.fallback.routes import (
     DYNAMO,
     RELATED,
     TORCHSCRIPT,
@@ -27,10 +27,10 @@ from onnx_wizard.fallback import (
     fallback_job,
     route_name,
 )
-from onnx_wizard.fallback_child import export_with_related_config, export_with_torch_onnx, run_job
-from onnx_wizard.inspection import inspect_model
-from onnx_wizard.supported_tasks import load_table
-from onnx_wizard.validation import validate_export
+from onnx_wizard.inspection.report import inspect_model
+from onnx_wizard.inspection.supported_tasks import load_table
+from onnx_wizard.runner.child import EventStream
+from onnx_wizard.validation.report import validate_export
 
 pytestmark = pytest.mark.slow
 
@@ -89,7 +89,7 @@ def _validate_here(model_dir: Path, onnx_dir: Path, task: str) -> Any:
     """The same comparison as ``validate_export``, run in this process: the test process has
     torch loaded already, and a child per check would cost seconds each. The main test below
     goes through ``validate_export`` itself."""
-    from onnx_wizard.validation_child import validate
+    from onnx_wizard.validation.child import validate
 
     return validate(str(model_dir), str(onnx_dir), task, None)
 
@@ -229,7 +229,7 @@ def test_choose_routes_for_an_unsupported_decoder_exports_without_cache() -> Non
 
 def test_decoder_without_cache_through_torchscript(tmp_path: Path) -> None:
     # GPT-2's masks are built with torch.vmap, which TorchScript cannot trace by itself.
-    from onnx_wizard.samples import ensure_sample
+    from onnx_wizard.inspection.samples import ensure_sample
 
     gpt2 = ensure_sample("gpt2")
     out = tmp_path / "gpt2-onnx"

@@ -16,13 +16,13 @@ HEAVY = ("torch", "transformers", "optimum", "onnxruntime", "onnx")
 UI = ("textual", "ipywidgets", "IPython")
 
 # Modules that exist to do heavy work, and only ever run as child processes.
-CHILD_PROCESS_MODULES = {"onnx_wizard.sample_build", "onnx_wizard.validation_child"}
+CHILD_PROCESS_MODULES = {"onnx_wizard.inspection.sample_build", "onnx_wizard.validation.child"}
 
 
 def engine_modules() -> list[str]:
     names = ["onnx_wizard"]
-    for info in pkgutil.iter_modules(onnx_wizard.__path__, "onnx_wizard."):
-        if info.name in ("onnx_wizard.widgets", "onnx_wizard.__main__"):
+    for info in pkgutil.walk_packages(onnx_wizard.__path__, "onnx_wizard."):
+        if info.name.startswith("onnx_wizard.widgets") or info.name == "onnx_wizard.__main__":
             continue
         if info.name not in CHILD_PROCESS_MODULES:
             names.append(info.name)
@@ -37,7 +37,8 @@ def loaded_after(code: str) -> set[str]:
 
 
 def test_engine_module_list_is_not_empty() -> None:
-    assert {"onnx_wizard.cli", "onnx_wizard.source"} <= set(engine_modules())
+    expected = {"onnx_wizard.cli.main", "onnx_wizard.inspection.source", "onnx_wizard.flow.engine"}
+    assert expected <= set(engine_modules())
 
 
 @pytest.mark.parametrize("module", engine_modules())
@@ -53,7 +54,7 @@ def test_knowledge_package_is_light() -> None:
 
 def test_help_imports_nothing_heavy() -> None:
     code = (
-        "import sys\nfrom onnx_wizard.cli import main\n"
+        "import sys\nfrom onnx_wizard.cli.main import main\n"
         "try:\n    main(['--help'])\nexcept SystemExit:\n    pass"
     )
     loaded = loaded_after(code)

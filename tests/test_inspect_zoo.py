@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from onnx_wizard.errors import WizardError
-from onnx_wizard.inspection import inspect_model, render_text
-from onnx_wizard.weights import estimate_parameters
+from onnx_wizard.inspection.report import inspect_model, render_text
+from onnx_wizard.inspection.weights import estimate_parameters
 from tests.zoo import SEQ2SEQ, ZOO, ZooCase, build, build_sentence_transformers, parameter_count
 
 REQUIRED_KEYS = {
@@ -201,7 +201,7 @@ def test_inspect_is_fast_and_light(zoo_root: Path) -> None:
     """A fresh interpreter inspects a folder in well under a second, importing nothing heavy."""
     code = (
         "import sys, time; t = time.perf_counter()\n"
-        "from onnx_wizard.inspection import inspect_model\n"
+        "from onnx_wizard.inspection.report import inspect_model\n"
         f"inspect_model({str(zoo_root / 't5')!r})\n"
         "print(time.perf_counter() - t)\n"
         "print(sorted(m for m in ('torch', 'transformers', 'optimum', 'onnxruntime')"

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from onnx_wizard import machine
-from onnx_wizard.machine import EDGES, ROUTES, Facts, Step, WizardState
-from onnx_wizard.steps import JS_DTYPES, ORT_PRESETS
+from onnx_wizard.flow import machine
+from onnx_wizard.flow.machine import EDGES, ROUTES, Facts, Step, WizardState
+from onnx_wizard.flow.steps import JS_DTYPES, ORT_PRESETS
 
 ENCODER: dict[str, Any] = {
     "model_type": "bert",

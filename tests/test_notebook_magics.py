@@ -13,8 +13,8 @@ from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from ipywidgets.widgets.widget import _instances
 
+from onnx_wizard.flow.steps import Step
 from onnx_wizard.knowledge import default_catalogue
-from onnx_wizard.steps import Step
 from onnx_wizard.widgets.notebook import Wizard
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"

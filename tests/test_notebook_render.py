@@ -9,10 +9,10 @@ from typing import Any
 import ipywidgets as widgets
 import pytest
 
-from onnx_wizard import engine, views
-from onnx_wizard.plan import add_plan_arguments
-from onnx_wizard.planning import answers_from_args
-from onnx_wizard.steps import Facts, Field, Step, WizardState
+from onnx_wizard.flow import engine, views
+from onnx_wizard.flow.steps import Facts, Field, Step, WizardState
+from onnx_wizard.planning.answers import answers_from_args
+from onnx_wizard.planning.plan import add_plan_arguments
 from onnx_wizard.widgets.notebook import render
 from onnx_wizard.widgets.notebook.fields import KINDS, Form, from_widget, to_widget
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import ipywidgets as widgets
 import pytest
 
-from onnx_wizard import engine, machine, session
-from onnx_wizard.steps import Step, thaw
+from onnx_wizard.flow import engine, machine, session
+from onnx_wizard.flow.steps import Step, thaw
 from onnx_wizard.widgets.notebook import Wizard
 
 WAIT = 120.0  # seconds; an export of the tiny sample takes 8-15 s on a 2-core machine

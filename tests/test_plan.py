@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from onnx_wizard.errors import WizardError
-from onnx_wizard.plan import (
+from onnx_wizard.planning.plan import (
     SHAPE_NAMES,
     ExportPlan,
     add_plan_arguments,
@@ -307,7 +307,7 @@ def test_render_plan_text_shows_decisions_problems_and_command() -> None:
 def test_plan_module_imports_nothing_heavy() -> None:
     code = (
         "import sys\n"
-        "from onnx_wizard.plan import ExportPlan\n"
+        "from onnx_wizard.planning.plan import ExportPlan\n"
         "p = ExportPlan.from_command('optimum-cli export onnx --model m o --opset 14')\n"
         "p.validate()\n"
         "print([m for m in ('torch', 'transformers', 'optimum', 'onnxruntime', 'onnx')"

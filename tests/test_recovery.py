@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from onnx_wizard.errors import WizardError
-from onnx_wizard.memory import parse_size, preflight_warning
-from onnx_wizard.plan import ExportPlan
-from onnx_wizard.recovery import apply_remedy, next_plan, validation_diagnosis
+from onnx_wizard.planning.memory import parse_size, preflight_warning
+from onnx_wizard.planning.plan import ExportPlan
+from onnx_wizard.runner.recovery import apply_remedy, next_plan, validation_diagnosis
 
 PLAN = ExportPlan(model="m", output="out", task="text-classification", opset=13)
 

@@ -12,16 +12,16 @@ from typing import Any
 import psutil
 import pytest
 
-from onnx_wizard.exporting import diagnose_attempt
-from onnx_wizard.plan import ExportPlan
-from onnx_wizard.runner import ExportRun
+from onnx_wizard.planning.plan import ExportPlan
+from onnx_wizard.runner.attempts import diagnose_attempt
+from onnx_wizard.runner.process import ExportRun
 from tests.fs_snapshot import snapshot
 
 pytestmark = pytest.mark.slow
 
 
 def t5_plan(tmp_path: Path, output: Path) -> ExportPlan:
-    from onnx_wizard.samples import ensure_sample
+    from onnx_wizard.inspection.samples import ensure_sample
 
     return ExportPlan(
         model=str(ensure_sample("t5")),

@@ -14,16 +14,16 @@ from typing import Any
 
 import pytest
 
-from onnx_wizard import machine, session
 from onnx_wizard.errors import WizardError
-from onnx_wizard.machine import Step, WizardState
-from onnx_wizard.paths import sessions_dir
-from onnx_wizard.session import (
+from onnx_wizard.flow import machine, session
+from onnx_wizard.flow.machine import Step, WizardState
+from onnx_wizard.flow.session import (
     default_session_path,
     find_resumable,
     load_session,
     save_session,
 )
+from onnx_wizard.paths import sessions_dir
 
 REPORT = {
     "model_type": "t5",
@@ -102,8 +102,8 @@ def test_a_crash_mid_write_leaves_the_old_session_intact(
 
 CHILD = """
 import sys, time
-from onnx_wizard import machine
-from onnx_wizard.session import save_session
+from onnx_wizard.flow import machine
+from onnx_wizard.flow.session import save_session
 
 path, mode = sys.argv[1], sys.argv[2]
 checks = [{"name": "python", "status": "ok", "detail": "3.11", "fix": None}]

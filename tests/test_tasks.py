@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from onnx_wizard import supported_tasks
-from onnx_wizard.supported_tasks import cache_path, installed_versions, load_table
-from onnx_wizard.tasks import (
+from onnx_wizard.inspection import supported_tasks
+from onnx_wizard.inspection.supported_tasks import cache_path, installed_versions, load_table
+from onnx_wizard.inspection.tasks import (
     AUDIO_TASKS,
     SUFFIX_TASKS,
     TEXT_TASKS,
@@ -34,7 +34,7 @@ def fresh_table_memo() -> Any:
 def test_shipped_table_equals_a_fresh_computation(tmp_path: Path) -> None:
     fresh = tmp_path / "fresh.json"
     done = subprocess.run(
-        [sys.executable, "-m", "onnx_wizard.supported_tasks", "--dump", str(fresh)],
+        [sys.executable, "-m", "onnx_wizard.inspection.task_table_child", "--dump", str(fresh)],
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -73,7 +73,7 @@ def test_version_mismatch_regenerates_into_the_cache(
 def test_loading_the_table_imports_nothing_heavy() -> None:
     code = (
         "import sys, time; t = time.perf_counter()\n"
-        "from onnx_wizard.supported_tasks import load_table\n"
+        "from onnx_wizard.inspection.supported_tasks import load_table\n"
         "table = load_table()\n"
         "print(time.perf_counter() - t, table.source)\n"
         "print(sorted(m for m in ('torch', 'transformers', 'optimum') if m in sys.modules))\n"

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from textual.widgets import Button, Checkbox, Input, Select, SelectionList, Static, Switch, TextArea
 
-from onnx_wizard import machine
-from onnx_wizard.steps import Field, Step
+from onnx_wizard.flow import machine
+from onnx_wizard.flow.steps import Field, Step
 from onnx_wizard.widgets.tui import theme
 from onnx_wizard.widgets.tui.app import WizardApp
 from onnx_wizard.widgets.tui.dialogs import LogScreen, ResumeModal

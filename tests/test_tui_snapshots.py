@@ -19,8 +19,8 @@ from pytest_textual_snapshot import SVGImageExtension
 from textual.pilot import Pilot
 from textual.widgets import TextArea
 
-from onnx_wizard import machine, session
-from onnx_wizard.steps import Step, WizardState
+from onnx_wizard.flow import machine, session
+from onnx_wizard.flow.steps import Step, WizardState
 from onnx_wizard.widgets.tui.app import WizardApp
 from onnx_wizard.widgets.tui.run_pane import RunPane
 from tests.conftest import SHARED_HOME

@@ -10,8 +10,8 @@ from typing import Any
 
 from textual.pilot import Pilot
 
-from onnx_wizard import engine, machine
-from onnx_wizard.steps import Step, WizardState
+from onnx_wizard.flow import engine, machine
+from onnx_wizard.flow.steps import Step, WizardState
 
 # Prerequisite results as the engine records them, fixed so screenshots do not depend on this
 # machine's free memory and disk (one of each status, to show the whole table).

@@ -17,8 +17,8 @@ import psutil
 import pytest
 from textual.pilot import Pilot
 
-from onnx_wizard import machine
-from onnx_wizard.steps import Step
+from onnx_wizard.flow import machine
+from onnx_wizard.flow.steps import Step
 from onnx_wizard.widgets.tui.app import WizardApp
 from onnx_wizard.widgets.tui.fields import CommandBox
 from onnx_wizard.widgets.tui.recovery import RecoveryModal
@@ -221,7 +221,7 @@ async def test_cancel_ends_the_process_tree_within_2s_and_leaves_the_output(
 HEAVY = ("torch", "transformers", "optimum", "onnxruntime", "onnx")
 WALK_SCRIPT = """
 import asyncio, json, sys
-from onnx_wizard.steps import Step
+from onnx_wizard.flow.steps import Step
 from onnx_wizard.widgets.tui.app import WizardApp
 from tests.test_tui_support import wait_until
 

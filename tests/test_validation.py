@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from onnx_wizard.validation import (
+from onnx_wizard.validation.report import (
     OutputCheck,
     ValidationReport,
     default_atol,
@@ -36,8 +36,8 @@ def export_runs(
     name -> (model folder, ONNX folder, the PyTorch model main_export loaded and exported)."""
     from optimum.exporters.onnx import main_export
 
-    from onnx_wizard.export_child import keep_exported_model
-    from onnx_wizard.samples import ensure_sample
+    from onnx_wizard.inspection.samples import ensure_sample
+    from onnx_wizard.runner.child import keep_exported_model
 
     root = tmp_path_factory.mktemp("exports")
     home = root / "home"
@@ -351,7 +351,7 @@ def test_export_child_keeps_the_exported_model_as_loaded(
 def test_reference_in_memory_gives_the_same_report_as_loading_from_disk(
     export_runs: dict[str, tuple[Path, Path, Any]], name: str
 ) -> None:
-    from onnx_wizard.validation_child import validate
+    from onnx_wizard.validation.child import validate
 
     folder, onnx_dir, model = export_runs[name]
     calls: list[int] = []
@@ -371,7 +371,7 @@ def test_half_precision_reference_is_not_used(
 ) -> None:
     import copy
 
-    from onnx_wizard.validation_child import validate
+    from onnx_wizard.validation.child import validate
 
     folder, onnx_dir, model = export_runs["bert-classifier"]
     half = copy.deepcopy(model).half()  # fp16 weights would make a rounded reference

@@ -4,6 +4,6 @@ from __future__ import annotations
 
 import sys
 
-from onnx_wizard.cli import main
+from onnx_wizard.cli.main import main
 
 sys.exit(main())

@@ -1,7 +1,7 @@
 """One step's form: the engine's fields drawn as ipywidgets, from one small table of field kinds.
 
-A :class:`Form` turns a tuple of :class:`~onnx_wizard.steps.Field` into widgets (``KINDS``), sends
-every change to a callback as ``(name, raw value)`` and shows each field's help and error. It
+A :class:`Form` turns a tuple of :class:`~onnx_wizard.flow.steps.Field` into widgets (``KINDS``),
+sends every change to a callback as ``(name, raw value)`` and shows each field's help and error. It
 keeps no answers: the wizard answers the engine and hands the form the next view's fields.
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from onnx_wizard.steps import Field
+from onnx_wizard.flow.steps import Field
 from onnx_wizard.widgets.notebook import render
 
 OnChange = Callable[[str, Any], None]

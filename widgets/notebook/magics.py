@@ -14,7 +14,7 @@ from IPython.core.error import UsageError
 from IPython.display import HTML, display
 
 from onnx_wizard.errors import WizardError
-from onnx_wizard.planning import answers_from_args
+from onnx_wizard.planning.answers import answers_from_args
 from onnx_wizard.widgets.notebook import render
 
 MAGIC = "onnx_wizard"
@@ -50,7 +50,7 @@ def _parser(command: str | None) -> _Parser:
     elif command == "doctor":
         parser.add_argument("logfile", nargs="?", metavar="LOGFILE")
     else:
-        from onnx_wizard.plan import add_plan_arguments
+        from onnx_wizard.planning.plan import add_plan_arguments
 
         parser.add_argument("model", nargs="?", metavar="MODEL")
         parser.add_argument("--output", metavar="DIR")
@@ -98,7 +98,7 @@ def _wizard(args: argparse.Namespace) -> None:
 
 
 def _doctor(logfile: str | None, cell: str | None) -> None:
-    from onnx_wizard.doctor import read_log, run_doctor
+    from onnx_wizard.cli.doctor import read_log, run_doctor
 
     if cell is not None and logfile:
         usage_error("give the log either in the cell body or as LOGFILE, not both.")
@@ -111,13 +111,13 @@ def _doctor(logfile: str | None, cell: str | None) -> None:
 
 
 def _check(gpu: bool) -> None:
-    from onnx_wizard.checks import run_checks
+    from onnx_wizard.checks.environment import run_checks
 
     display(HTML(render.checks_table([r.to_dict() for r in run_checks(probe_gpu=gpu)])))
 
 
 def _inspect(model: str) -> None:
-    from onnx_wizard.inspection import inspect_model
+    from onnx_wizard.inspection.report import inspect_model
 
     display(HTML(render.report_table(inspect_model(model).to_dict())))
 

@@ -12,8 +12,8 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from onnx_wizard.memory import format_size
-from onnx_wizard.steps import Field, StepView
+from onnx_wizard.flow.steps import Field, StepView
+from onnx_wizard.planning.memory import format_size
 
 STATUS_COLOURS = {
     "ok": "#1a7f37",

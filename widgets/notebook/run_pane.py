@@ -15,10 +15,10 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from onnx_wizard.memory import format_size
+from onnx_wizard.planning.memory import format_size
 from onnx_wizard.widgets.notebook import render
 
-# The stages the export child reports, in order (``onnx_wizard.export_child``).
+# The stages the export child reports, in order (``onnx_wizard.runner.child``).
 STAGES = {
     "load": "Load",
     "export": "Export",

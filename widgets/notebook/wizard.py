@@ -18,9 +18,9 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from onnx_wizard import engine, machine, session
 from onnx_wizard.errors import WizardError
-from onnx_wizard.steps import Step, StepView, WizardState
+from onnx_wizard.flow import engine, machine, session
+from onnx_wizard.flow.steps import Step, StepView, WizardState
 from onnx_wizard.widgets.notebook import render
 from onnx_wizard.widgets.notebook.fields import Form
 from onnx_wizard.widgets.notebook.run_pane import RunPane

@@ -21,8 +21,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Footer, Input, Select, SelectionList, Static, Switch
 from textual.worker import Worker, WorkerState
 
-from onnx_wizard import engine, machine, session
-from onnx_wizard.steps import Step, StepView, WizardState
+from onnx_wizard.flow import engine, machine, session
+from onnx_wizard.flow.steps import Step, StepView, WizardState
 from onnx_wizard.widgets.tui import stopgaps, theme
 from onnx_wizard.widgets.tui.dialogs import FolderPicker, ResumeModal
 from onnx_wizard.widgets.tui.export_control import ExportControl

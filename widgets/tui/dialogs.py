@@ -12,7 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, DirectoryTree, Input, Log, Static
 
-from onnx_wizard.steps import TITLES, WizardState
+from onnx_wizard.flow.steps import TITLES, WizardState
 
 
 class ResumeModal(ModalScreen[bool]):

@@ -1,6 +1,6 @@
 """The Doctor screen: paste a failed export's log (or open a file) and see what went wrong.
 
-It draws ``onnx_wizard.doctor.run_doctor``: the diagnoses best first, with their explanations
+It draws ``onnx_wizard.cli.doctor.run_doctor``: the diagnoses best first, with their explanations
 and fix commands, and the log's own command corrected. Matching runs in a worker thread.
 """
 
@@ -74,7 +74,7 @@ class DoctorScreen(Screen[None]):
         self.open_file()
 
     def open_file(self) -> None:
-        from onnx_wizard.doctor import read_log
+        from onnx_wizard.cli.doctor import read_log
 
         path = self.query_one("#doctor-path", Input).value.strip()
         if not path:
@@ -98,7 +98,7 @@ class DoctorScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="doctor", exit_on_error=False)
     def _diagnose(self, text: str) -> None:
-        from onnx_wizard.doctor import run_doctor
+        from onnx_wizard.cli.doctor import run_doctor
 
         try:
             self.post_message(self.Done(run_doctor(text)))

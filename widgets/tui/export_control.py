@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 from textual import work
 from textual.widgets import Button
 
-from onnx_wizard import engine
 from onnx_wizard.errors import WizardError
-from onnx_wizard.steps import WizardState
+from onnx_wizard.flow import engine
+from onnx_wizard.flow.steps import WizardState
 from onnx_wizard.widgets.tui import stopgaps
 from onnx_wizard.widgets.tui.messages import RunEvent, RunFinished
 from onnx_wizard.widgets.tui.run_pane import RunPane

@@ -18,8 +18,8 @@ from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, SelectionList, Static, Switch
 
-from onnx_wizard.samples import SAMPLES
-from onnx_wizard.steps import Field
+from onnx_wizard.flow.steps import Field
+from onnx_wizard.inspection.samples import SAMPLES
 
 COMMAND_FIELDS = frozenset({"command", "done_command"})
 STATUS_MARKS = {"ok": "✓ ok", "warn": "! warn", "fail": "✗ fail", "passed": "✓", "failed": "✗"}

@@ -7,7 +7,7 @@ from typing import Any
 
 from textual.message import Message
 
-from onnx_wizard.steps import WizardState
+from onnx_wizard.flow.steps import WizardState
 
 
 class StateReady(Message):

@@ -18,7 +18,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Select, Static
 
-from onnx_wizard import machine
+from onnx_wizard.flow import machine
 from onnx_wizard.widgets.tui import stopgaps
 from onnx_wizard.widgets.tui.dialogs import LogScreen
 from onnx_wizard.widgets.tui.fields import FieldRow

@@ -17,7 +17,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Label, Log, ProgressBar, Static
 
-from onnx_wizard.memory import format_size
+from onnx_wizard.planning.memory import format_size
 
 STAGES: tuple[tuple[str, str], ...] = (
     ("load", "Load model"),

@@ -11,9 +11,9 @@ from textual.events import Resize
 from textual.widget import Widget
 from textual.widgets import Static
 
-from onnx_wizard import machine
-from onnx_wizard.memory import format_size
-from onnx_wizard.steps import Step, StepView, WizardState
+from onnx_wizard.flow import machine
+from onnx_wizard.flow.steps import Step, StepView, WizardState
+from onnx_wizard.planning.memory import format_size
 from onnx_wizard.widgets.tui import stopgaps
 from onnx_wizard.widgets.tui.fields import form_widgets
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from onnx_wizard import engine, machine
 from onnx_wizard.errors import WizardError
-from onnx_wizard.steps import Step, WizardState
+from onnx_wizard.flow import engine, machine
+from onnx_wizard.flow.steps import Step, WizardState
 
 
 def task_reasons(state: WizardState) -> list[str]:

@@ -1,0 +1,186 @@
+"""``onnx-wizard export``: the non-interactive export, with live progress on stderr."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from onnx_wizard.errors import WizardError
+from onnx_wizard.planning.answers import plan_for_model
+from onnx_wizard.planning.memory import default_limit, format_size, parse_size, preflight_warning
+from onnx_wizard.runner.attempts import ExportResult, export_with_recovery
+from onnx_wizard.runner.process import Event, ExportRun, log_dir_for
+
+
+def add_export_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--auto-fix", action="store_true", help="apply safe remedies and retry")
+    parser.add_argument(
+        "--max-memory",
+        metavar="SIZE",
+        help="stop the export before it uses more RAM than this (e.g. 300MiB, 8GiB; "
+        "default: 85%% of the memory free now)",
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace a non-empty OUTDIR")
+    parser.add_argument(
+        "--route",
+        choices=("related-config", "torchscript", "dynamo"),
+        help="for a model type optimum cannot export: export with a related model's ONNX config, "
+        "or directly with torch.onnx (TorchScript or dynamo); --auto-fix picks the first offer",
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
+
+
+class ProgressPrinter:
+    """Stage lines, a percentage and memory on stderr; the full log stays in the log file."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.fraction = 0.0
+        self.rss = 0
+
+    def __call__(self, event: Event) -> None:
+        kind = event.get("event")
+        elapsed = time.monotonic() - self.started
+        if kind == "progress":
+            self.fraction = float(event.get("fraction") or 0.0)
+        elif kind == "memory":
+            self.rss = int(event.get("rss") or 0)
+        elif kind == "attempt":
+            print(f"attempt {event['number']}: {event['command']}", file=sys.stderr)
+        elif kind == "stage":
+            print(
+                f"  [{elapsed:6.1f}s {self.fraction:4.0%} {format_size(self.rss):>9}] "
+                f"{event.get('label')}",
+                file=sys.stderr,
+            )
+        elif kind == "diagnosis":
+            for diagnosis in event.get("diagnoses", [])[:1]:
+                print(f"  diagnosis: {diagnosis['title']} ({diagnosis['id']})", file=sys.stderr)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    plan, report = plan_for_model(
+        args.model, args.output, args, overwrite=args.overwrite, allow_unsupported=True
+    )
+    facts = report.to_dict()
+    fallback = choose_fallback(facts, args.route, auto=args.auto_fix)
+    limit = parse_size(args.max_memory) if args.max_memory else default_limit()
+    warning = preflight_warning(facts.get("ram_estimate_bytes"), limit)
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
+    output = Path(plan.output)
+    printer = ProgressPrinter()
+    runs: list[ExportRun] = []
+    holder: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            holder["result"] = run_export()
+        except BaseException as error:  # re-raised in the main thread, where the CLI reports it
+            holder["error"] = error
+
+    def run_export() -> ExportResult:
+        return export_with_recovery(
+            plan,
+            report=facts,
+            log_dir=log_dir_for(output),
+            auto_fix=args.auto_fix,
+            memory_limit=limit,
+            on_event=printer,
+            on_run=runs.append,
+            fallback=fallback,
+        )
+
+    # The export runs in a thread so Ctrl-C here can cancel the child's whole process tree.
+    worker = threading.Thread(target=work, daemon=True)
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(timeout=0.2)
+    except KeyboardInterrupt:
+        if runs:
+            runs[-1].cancel()
+        worker.join()
+    if "error" in holder or "result" not in holder:
+        raise holder.get("error") or RuntimeError("the export thread ended without a result")
+    result: ExportResult = holder["result"]
+    print_result(result, as_json=args.json)
+    return {"ok": 0, "cancelled": 130}.get(result.status, 1)
+
+
+def choose_fallback(
+    facts: dict[str, Any], route: str | None, *, auto: bool
+) -> dict[str, Any] | None:
+    """The fallback job for an unsupported model: the route asked for, or the first offer."""
+    if facts.get("supported"):
+        if route:
+            raise WizardError(
+                f"--route {route} is for models optimum cannot export, and it can export this one.",
+                "Drop --route: the standard export is the better one.",
+            )
+        return None
+    from onnx_wizard.fallback.routes import choose_routes, fallback_job
+
+    offers = choose_routes(facts)
+    chosen = [o for o in offers if o["route"] == route] if route else offers[:1] if auto else []
+    if chosen:
+        return fallback_job(chosen[0])
+    listing = "; ".join(f"--route {o['route']}: {o['label']}" for o in offers) or "none"
+    kind = facts.get("model_type") or "this model"
+    raise WizardError(
+        f"optimum has no ONNX export for model type {kind!r}. "
+        f"Routes that can still work: {listing}.",
+        "Rerun with one of those --route flags (or --auto-fix to take the first); every route is "
+        "validated against PyTorch like a normal export.",
+    )
+
+
+def print_result(result: ExportResult, *, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(result.to_dict(), indent=2, default=str))
+        return
+    final = result.final
+    if result.status == "ok" and final:
+        print(f"Exported to {result.output} in {len(result.attempts)} attempt(s):")
+        for item in final.outcome.files:
+            print(f"  {item['name']:<40} {format_size(item['bytes']):>10}")
+        validation = final.outcome.validation
+        if validation:
+            from onnx_wizard.validation.report import ValidationReport
+
+            print(ValidationReport.from_dict(validation).render_text())
+        if result.route:
+            print(result.route)
+        else:
+            print(f"Equivalent command: {final.plan.to_command()}")
+        return
+    print(f"Export {result.status}: {result.reason}", file=sys.stderr)
+    if final and final.diagnoses:
+        print(render_diagnoses(final.diagnoses[:2]), file=sys.stderr)
+    if final:
+        print(f"Full log: {final.outcome.log_path}", file=sys.stderr)
+
+
+def render_diagnoses(diagnoses: list[dict[str, Any]]) -> str:
+    """Diagnoses as plain text: the cause, why, and numbered fixes with their commands."""
+    lines: list[str] = []
+    for diagnosis in diagnoses:
+        lines.append(
+            f"Cause: {diagnosis['title']} [{diagnosis['id']}, {diagnosis['category']}, "
+            f"confidence {float(diagnosis.get('confidence') or 0):.0%}]"
+        )
+        lines += textwrap.wrap(
+            str(diagnosis.get("explanation") or ""), 96, initial_indent="  ", subsequent_indent="  "
+        )
+        for number, remedy in enumerate(diagnosis.get("remedies") or (), start=1):
+            consent = " (needs your explicit yes)" if remedy.get("needs_consent") else ""
+            lines.append(f"  {number}. {remedy.get('note') or remedy.get('action')}{consent}")
+            if remedy.get("command"):
+                lines.append(f"       {remedy['command']}")
+    return "\n".join(lines)

@@ -1,0 +1,241 @@
+"""Export routes for model types optimum cannot export: which to offer, and how to describe them.
+
+When optimum has no ONNX config for a model's type, two routes remain. Borrow the ONNX config of
+a closely related supported type and let optimum export as usual, or export by hand with
+``torch.onnx.export`` (TorchScript or dynamo). This module only plans and describes: the heavy
+work is in ``onnx_wizard.fallback.child``, which the export child process runs. Light: it reads
+optimum's cached task table, never imports torch, transformers or optimum.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from onnx_wizard.inspection.supported_tasks import TaskTable, load_table
+
+RELATED = "related-config"
+TORCHSCRIPT = "torchscript"
+DYNAMO = "dynamo"
+# Route id -> the name reports use. The child returns exactly these names in its result.
+ROUTES = {
+    RELATED: "optimum with the ONNX config of {related}",
+    TORCHSCRIPT: "torch.onnx.export (TorchScript)",
+    DYNAMO: "torch.onnx.export (dynamo)",
+}
+
+# Tasks the low-level route can export (text models; inputs come from the tokenizer).
+TORCH_TASKS = (
+    "feature-extraction",
+    "text-classification",
+    "fill-mask",
+    "token-classification",
+    "question-answering",
+    "text-generation",
+)
+# Unsupported types that are, input for input, a supported one. ERNIE (1.0-3.0) is BERT plus an
+# optional task-type embedding that is off by default (use_task_id=False); NEZHA is BERT with
+# relative positions computed inside the model. Both take BERT's three inputs and config keys.
+KNOWN_RELATIVES = {"ernie": "bert", "nezha": "bert"}
+TEXT_ENCODER_TASKS = frozenset(
+    {"fill-mask", "text-classification", "token-classification", "question-answering"}
+)
+MAX_RELATED_OFFERS = 3
+
+
+def route_name(route: str, related: str | None = None) -> str:
+    """The name a report shows for ``route`` (``related`` fills in the borrowed config's type)."""
+    return ROUTES[route].format(related=related or "?")
+
+
+def _family(model_type: str, table: TaskTable) -> str:
+    """encoder-decoder / decoder / encoder / other, from what optimum exports for the type."""
+    tasks = set(table.tasks_for(model_type))
+    if model_type in table.encoder_decoder_types or any(t.startswith("text2text") for t in tasks):
+        return "encoder-decoder"
+    if any(t.startswith("text-generation") for t in tasks):
+        return "decoder"
+    if tasks & TEXT_ENCODER_TASKS:
+        return "encoder"
+    return "other"  # vision, audio, multimodal: never borrowed for a text model
+
+
+def _model_family(report: dict[str, Any]) -> str:
+    if report.get("is_encoder_decoder"):
+        return "encoder-decoder"
+    if report.get("is_decoder") or str(report.get("task") or "").startswith("text-generation"):
+        return "decoder"
+    return "encoder" if report.get("modality", "text") == "text" else "other"
+
+
+def related_fits(report: dict[str, Any], related: str, table: TaskTable | None = None) -> bool:
+    """Whether ``related``'s ONNX config could describe this model: same family, text, and it
+    has the task. Only the child can check the inputs against the model's forward()."""
+    table = table or load_table()
+    task = report.get("task")
+    family = _model_family(report)
+    # Encoder-decoders export several files, each with its own config: not borrowable here.
+    if not task or family in ("encoder-decoder", "other"):
+        return False
+    return task in table.tasks_for(related) and _family(related, table) == family
+
+
+def _related_offer(report: dict[str, Any], related: str, known: bool) -> dict[str, Any]:
+    model_type = report.get("model_type") or "this model"
+    why = (
+        f"{model_type} is known to take the same inputs as {related}"
+        if known
+        else f"{related} is among the supported types closest to {model_type} by name, and it "
+        "is the same kind of model with the same task"
+    )
+    return {
+        "route": RELATED,
+        "label": route_name(RELATED, related),
+        "related_model_type": related,
+        "task": report["task"],
+        "why": why,
+        "explanation": (
+            f"optimum exports this model's own code, but feeds it the inputs, dynamic axes and "
+            f"output names of its {related} ONNX config. That is right when {model_type} takes "
+            f"the same inputs as {related} and names its settings the same way."
+        ),
+        "risk": (
+            "Any extra input this model has beyond "
+            f"{related}'s stays at its default, and fixes optimum applies for {related} may not "
+            "suit this model. The export may fail, or run with wrong numbers: validation on "
+            "real inputs tells which."
+        ),
+    }
+
+
+def _torch_offer(report: dict[str, Any], route: str) -> dict[str, Any] | None:
+    task = str(report.get("task") or "")
+    base = task.removesuffix("-with-past")
+    if base not in TORCH_TASKS or report.get("is_encoder_decoder"):
+        return None
+    no_cache = (
+        " It exports without the KV cache (task text-generation): each new token reruns the "
+        "whole sequence, so generation is much slower than with optimum's cached export."
+        if base == "text-generation"
+        else ""
+    )
+    if route == TORCHSCRIPT:
+        explanation = (
+            "PyTorch's classic exporter traces the model once on two real sentences from its "
+            "own tokenizer and records every operation, with batch and sequence length marked "
+            "dynamic." + no_cache
+        )
+        risk = (
+            "Tracing records one path: Python-side shape arithmetic or branches can be frozen "
+            "to the example's length, so other lengths give wrong numbers. Validation feeds "
+            "inputs of another length to catch exactly that."
+        )
+    else:
+        explanation = (
+            "PyTorch's newer exporter captures the model with torch.export and symbolic batch "
+            "and sequence sizes, then converts the graph with onnxscript." + no_cache
+        )
+        risk = (
+            "It needs the onnxscript package and refuses models whose code depends on "
+            "concrete shapes or data; it is newer and slower to run than TorchScript."
+        )
+    return {
+        "route": route,
+        "label": route_name(route),
+        "related_model_type": None,
+        "task": base,
+        "why": f"optimum has no ONNX config for {report.get('model_type') or 'this model'}",
+        "explanation": explanation,
+        "risk": risk,
+    }
+
+
+def choose_routes(report: dict[str, Any], table: TaskTable | None = None) -> list[dict[str, Any]]:
+    """Ordered offers for a model optimum cannot export (``inspect_model(...).to_dict()``).
+
+    Related-config routes first (a known relative, then the closest supported types that fit),
+    then torch.onnx TorchScript, then dynamo. Empty for a supported model or a task neither
+    route handles. Each offer: route, label, related_model_type, task, why, explanation, risk.
+    """
+    if report.get("supported", False) or report.get("library", "transformers") != "transformers":
+        return []
+    table = table or load_table()
+    model_type = str(report.get("model_type") or "")
+    offers: list[dict[str, Any]] = []
+    candidates = [(KNOWN_RELATIVES[model_type], True)] if model_type in KNOWN_RELATIVES else []
+    candidates += [(str(c), False) for c in report.get("closest") or ()]
+    seen: set[str] = set()
+    for related, known in candidates:
+        if related in seen or len(offers) >= MAX_RELATED_OFFERS:
+            continue
+        seen.add(related)
+        if related_fits(report, related, table):
+            offers.append(_related_offer(report, related, known))
+    for route in (TORCHSCRIPT, DYNAMO):
+        offer = _torch_offer(report, route)
+        if offer is not None:
+            offers.append(offer)
+    return offers
+
+
+def fallback_job(offer: dict[str, Any], opset: int | None = None) -> dict[str, Any]:
+    """The ``job["fallback"]`` entry that makes the export child take this route."""
+    return {
+        "route": offer["route"],
+        "task": offer["task"],
+        "related_model_type": offer.get("related_model_type"),
+        "opset": opset,
+    }
+
+
+def describe_route(
+    result: dict[str, Any],
+    *,
+    model_type: str | None = None,
+    validation: dict[str, Any] | None = None,
+) -> str:
+    """Plain-language account of how a fallback export was made, for reports and cards.
+
+    ``result`` is what the child returned; ``validation`` a ``ValidationReport.to_dict()``."""
+    who = f"model_type {model_type!r}" if model_type else "this model type"
+    lines = [
+        f"Route: {result['route']} (opset {result.get('opset', '?')}, task "
+        f"{result.get('task', '?')}), because optimum has no ONNX export for {who}.",
+    ]
+    if result.get("related_model_type"):
+        lines.append(
+            f"optimum exported the model's own code with the inputs and output names of its "
+            f"{result['related_model_type']} config; this is not an export optimum supports "
+            "for this type."
+        )
+    else:
+        lines.append(
+            "optimum was not used: the graph was exported directly with PyTorch, with "
+            "optimum's input and output names so the usual runtimes can load it."
+        )
+    if result.get("inputs"):
+        inputs, outputs = ", ".join(result["inputs"]), ", ".join(result.get("outputs", ()))
+        lines.append(f"Inputs: {inputs}; outputs: {outputs}.")
+    lines += [f"Note: {note}" for note in result.get("notes", ())]
+    if validation is None:
+        lines.append("Not validated: compare it with PyTorch before relying on it.")
+    elif validation.get("passed"):
+        lines.append(f"Validated against PyTorch: {validation.get('inputs_description')}.")
+    else:
+        error = validation.get("error") or "outputs differ beyond tolerance"
+        lines.append(f"Validation FAILED ({error}): do not use this export.")
+    return "\n".join(lines)
+
+
+__all__ = [
+    "DYNAMO",
+    "KNOWN_RELATIVES",
+    "RELATED",
+    "ROUTES",
+    "TORCHSCRIPT",
+    "TORCH_TASKS",
+    "choose_routes",
+    "describe_route",
+    "fallback_job",
+    "related_fits",
+    "route_name",
+]

@@ -1,0 +1,419 @@
+"""The wizard's vocabulary: steps, answers, facts, the view model renderers draw, and its words.
+
+Data and the rules for one field's value, no step logic: ``onnx_wizard.flow.machine`` decides what
+happens, ``onnx_wizard.flow.views`` builds a :class:`StepView` for a step, and a renderer (Textual,
+ipywidgets) only draws one.
+Everything here is immutable (frozen dataclasses, mappings behind ``MappingProxyType``, lists
+turned into tuples) so a state can be kept in a history and compared for equality.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from types import MappingProxyType
+from typing import Any, Literal
+
+
+class Step(str, Enum):
+    """One screen of the wizard (``str, Enum``, not ``StrEnum``: Python 3.10 is supported)."""
+
+    SOURCE = "source"
+    PREREQUISITES = "prerequisites"
+    MODEL = "model"
+    TASK = "task"
+    ARCHITECTURE = "architecture"
+    EXPORT_OPTIONS = "export_options"
+    QUANTIZATION = "quantization"
+    REVIEW = "review"
+    RUN = "run"
+    VALIDATE = "validate"
+    RECOVER = "recover"
+    PUBLISH = "publish"
+    DONE = "done"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+FieldKind = Literal["text", "path", "choice", "bool", "number", "multichoice", "info"]
+Status = Literal["ready", "blocked", "running", "success", "failed", "cancelled"]
+Action = Literal["back", "next", "run", "cancel", "apply", "stop", "finish"]
+
+
+def freeze(value: Any) -> Any:
+    """A deep, read-only copy of JSON-like data: dicts become mappingproxies, lists tuples."""
+    if isinstance(value, Mapping):
+        return MappingProxyType({str(k): freeze(v) for k, v in value.items()})
+    if isinstance(value, (list, tuple)):
+        return tuple(freeze(v) for v in value)
+    return value
+
+
+def thaw(value: Any) -> Any:
+    """The inverse of :func:`freeze`: plain dicts and lists, ready for ``json.dump``."""
+    if isinstance(value, Mapping):
+        return {k: thaw(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [thaw(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the engine learned (never user answers); the machine reads them, never computes them.
+
+    - ``report``: the model inspection (``model_type``, ``architectures``, ``library``, ``task``,
+      ``task_candidates``, ``with_past``, ``with_past_applies``, ``is_encoder_decoder``,
+      ``is_decoder``, ``expected_files``, ``transformersjs_files``, ``parameters``, ``supported``).
+    - ``gpu``: whether a CUDA device can be used for the export.
+    - ``checks``: None until the environment checks ran, then dicts with ``name``, ``status``
+      (ok/warn/fail), ``detail``, ``fix``.
+    - ``run``: None, or ``{"status": "running"|"ok"|"failed"|"cancelled", ...}``.
+    - ``validation``: None, or ``{"passed": bool, "summary": str, "results": [{"name", "passed",
+      "detail"}]}``.
+    - ``diagnosis``: None, or ``{"id", "title", "explanation", "remedies": [{"label",
+      "answers": {...}}]}``; a remedy's ``answers`` are applied when the user chooses "apply".
+    - ``command``: the equivalent ``optimum-cli`` command line of the current plan.
+    - ``publish``: None, or ``{"status": "running"|"ok"|"failed", "detail": str}``.
+    """
+
+    report: Mapping[str, Any] | None = None
+    gpu: bool = False
+    checks: tuple[Mapping[str, Any], ...] | None = None
+    run: Mapping[str, Any] | None = None
+    validation: Mapping[str, Any] | None = None
+    diagnosis: Mapping[str, Any] | None = None
+    command: str | None = None
+    publish: Mapping[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        # Frozen all the way down, so a caller's dict can't change a state kept in a history.
+        for name in ("report", "checks", "run", "validation", "diagnosis", "publish"):
+            object.__setattr__(self, name, freeze(getattr(self, name)))
+
+
+@dataclass(frozen=True)
+class Field:
+    """One input (or read-only ``info`` line) of a step, with everything a widget needs."""
+
+    name: str
+    kind: FieldKind
+    label: str
+    help: str = ""
+    choices: tuple[tuple[Any, str], ...] = ()
+    default: Any = None
+    value: Any = None
+    error: str | None = None
+    required: bool = False
+    integer: bool = False
+    minimum: float | None = None
+    maximum: float | None = None
+
+
+_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")
+_TRUE = {"true", "yes", "y", "1", "on"}
+_FALSE = {"false", "no", "n", "0", "off"}
+
+
+def coerce(item: Field, raw: Any) -> Any:
+    """The value to store for ``raw`` in ``item``; ValueError with a message for the user if not."""
+    if item.kind == "info":
+        raise ValueError(f"{item.label} is shown for information and cannot be changed.")
+    if raw is None or (isinstance(raw, str) and not raw.strip() and item.kind != "multichoice"):
+        if item.required:
+            raise ValueError(f"{item.label} is required.")
+        if item.kind == "bool":
+            raise ValueError(f"{item.label} must be yes or no.")
+        if item.kind == "choice" and all(value is not None for value, _ in item.choices):
+            raise ValueError(f"Choose one of: {_labels(item)}.")
+        return None
+    if item.kind in ("text", "path"):
+        if not isinstance(raw, str):
+            raise ValueError(f"{item.label} must be text.")
+        text = raw.strip()
+        if item.name == "repo_id" and not _REPO_ID.match(text):
+            raise ValueError("A Hub repository looks like owner/name, e.g. my-name/my-model-ONNX.")
+        return text
+    if item.kind == "bool":
+        if isinstance(raw, bool):
+            return raw
+        if isinstance(raw, str) and raw.strip().lower() in _TRUE | _FALSE:
+            return raw.strip().lower() in _TRUE
+        raise ValueError(f"{item.label} must be yes or no.")
+    if item.kind == "number":
+        return _number(item, raw)
+    if item.kind == "choice":
+        for value, _ in item.choices:
+            if raw == value or (isinstance(raw, str) and value is not None and raw == str(value)):
+                return value
+        raise ValueError(f"{raw!r} is not available here. Choose one of: {_labels(item)}.")
+    # multichoice: any iterable of choice values, or "a,b" from a command line.
+    items = raw.split(",") if isinstance(raw, str) else raw
+    if not isinstance(items, (list, tuple, set, frozenset)):
+        raise ValueError(f"{item.label} takes a list of choices.")
+    picked = {str(x).strip() for x in items if str(x).strip()}
+    unknown = picked - {str(value) for value, _ in item.choices}
+    if unknown:
+        raise ValueError(f"Not available here: {', '.join(sorted(unknown))}.")
+    return tuple(value for value, _ in item.choices if str(value) in picked)
+
+
+def _number(item: Field, raw: Any) -> float | int:
+    if isinstance(raw, bool):
+        raise ValueError(f"{item.label} must be a number.")
+    try:
+        number = float(raw) if isinstance(raw, (str, int, float)) else float("nan")
+    except ValueError:
+        number = float("nan")
+    if number != number:  # NaN: not a number at all
+        raise ValueError(f"{item.label} must be a number, not {raw!r}.")
+    if item.integer:
+        if not number.is_integer():
+            raise ValueError(f"{item.label} must be a whole number.")
+        number = int(number)
+    if item.minimum is not None and number < item.minimum:
+        raise ValueError(f"{item.label} must be at least {item.minimum:g}.")
+    if item.maximum is not None and number > item.maximum:
+        raise ValueError(f"{item.label} must be at most {item.maximum:g}.")
+    return number
+
+
+def _labels(item: Field) -> str:
+    return ", ".join("none" if value is None else str(value) for value, _ in item.choices)
+
+
+@dataclass(frozen=True)
+class StepView:
+    """Everything a renderer shows for the current step; it holds no logic of its own.
+
+    ``status`` is one of ready/blocked/running/success/failed/cancelled; ``actions`` lists the
+    buttons to offer, in order; ``progress`` is (1-based position, number of steps on this path).
+    """
+
+    step: Step
+    title: str
+    help: str
+    fields: tuple[Field, ...]
+    status: Status
+    actions: tuple[Action, ...]
+    error: str | None
+    progress: tuple[int, int]
+
+    def field(self, name: str) -> Field:
+        """The field called ``name``; KeyError if this step has none."""
+        for item in self.fields:
+            if item.name == name:
+                return item
+        raise KeyError(name)
+
+
+@dataclass(frozen=True)
+class WizardState:
+    """The whole wizard at one moment: where it is, what was answered and learned, how it got here.
+
+    ``errors`` holds inputs that were rejected on the current step (field name -> message);
+    ``attempted`` says Next was pressed and refused here, so missing and conflicting answers are
+    shown from then on. Both are cleared whenever the step changes.
+    """
+
+    step: Step = Step.SOURCE
+    answers: Mapping[str, Any] = field(default_factory=dict)
+    facts: Facts = field(default_factory=Facts)
+    history: tuple[Step, ...] = ()
+    errors: Mapping[str, str] = field(default_factory=dict)
+    attempted: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "step", Step(self.step))
+        object.__setattr__(self, "history", tuple(Step(s) for s in self.history))
+        object.__setattr__(self, "answers", freeze(self.answers))
+        object.__setattr__(self, "errors", freeze(self.errors))
+
+
+# ---- answers and their fixed choices -------------------------------------------------------------
+
+# Which step asks each answer: start() and with_answers() check names against it.
+ANSWER_STEPS: dict[str, Step] = {
+    "source": Step.SOURCE,
+    "output": Step.SOURCE,
+    "overwrite": Step.SOURCE,
+    "ignore_failed_checks": Step.PREREQUISITES,
+    "trust_remote_code": Step.MODEL,
+    "task": Step.TASK,
+    "with_past": Step.ARCHITECTURE,
+    "decoder_files": Step.ARCHITECTURE,
+    "opset": Step.EXPORT_OPTIONS,
+    "device": Step.EXPORT_OPTIONS,
+    "dtype": Step.EXPORT_OPTIONS,
+    "optimize": Step.EXPORT_OPTIONS,
+    "atol": Step.EXPORT_OPTIONS,
+    "batch_size": Step.EXPORT_OPTIONS,
+    "sequence_length": Step.EXPORT_OPTIONS,
+    "ort_presets": Step.QUANTIZATION,
+    "js_dtypes": Step.QUANTIZATION,
+    "publish": Step.VALIDATE,
+    "remedy": Step.RECOVER,
+    "recovery": Step.RECOVER,
+    "repo_id": Step.PUBLISH,
+    "private": Step.PUBLISH,
+}
+
+ORT_PRESETS = (
+    ("arm64", "arm64: ARM CPUs (Apple silicon, Graviton, phones)"),
+    ("avx2", "avx2: x86 CPUs with AVX2 (most PCs and laptops)"),
+    ("avx512", "avx512: x86 server CPUs with AVX-512"),
+    ("avx512_vnni", "avx512_vnni: recent Xeon CPUs with AVX-512 VNNI"),
+)
+JS_DTYPES = (
+    ("fp16", "fp16: half size, near-exact (WebGPU on desktop)"),
+    ("q8", "q8: 8-bit, a quarter of the size (the WASM default)"),
+    ("int8", "int8: 8-bit, signed weights"),
+    ("uint8", "uint8: 8-bit, unsigned weights"),
+    ("q4", "q4: 4-bit weights (WebGPU on mobile)"),
+    ("q4f16", "q4f16: 4-bit weights with fp16 (WebGPU on desktop)"),
+    ("bnb4", "bnb4: 4-bit NF4 weights"),
+)
+
+# ---- words shown to the user --------------------------------------------------------------------
+
+TITLES: dict[Step, str] = {
+    Step.SOURCE: "Welcome: which model?",
+    Step.PREREQUISITES: "Check your environment",
+    Step.MODEL: "About this model",
+    Step.TASK: "What should the model do?",
+    Step.ARCHITECTURE: "Text generation: KV cache and files",
+    Step.EXPORT_OPTIONS: "Export options",
+    Step.QUANTIZATION: "Smaller variants (quantization)",
+    Step.REVIEW: "Review the plan",
+    Step.RUN: "Exporting",
+    Step.VALIDATE: "Checking the result",
+    Step.RECOVER: "Something went wrong",
+    Step.PUBLISH: "Publish",
+    Step.DONE: "Done",
+}
+
+HELP: dict[Step, str] = {
+    Step.SOURCE: (
+        "This wizard turns a Hugging Face model into ONNX files that run in ONNX Runtime, "
+        "in the browser with Transformers.js, or on a phone. Tell it which model to convert."
+    ),
+    Step.PREREQUISITES: (
+        "Before exporting, the wizard checks the Python packages, memory and disk space the "
+        "export needs. A failed check usually means the export would fail later; each one says "
+        "how to fix it."
+    ),
+    Step.MODEL: (
+        "This is what the wizard read from the model's config.json. Check it is the model you "
+        "meant; the next steps adapt to its kind."
+    ),
+    Step.TASK: (
+        "The task decides which part of the model is exported and which inputs and outputs the "
+        "ONNX file has. The wizard preselects the task the model was trained for."
+    ),
+    Step.ARCHITECTURE: (
+        "This model writes text one word at a time. These choices decide how fast generation "
+        "is and which files you get."
+    ),
+    Step.EXPORT_OPTIONS: (
+        "The defaults suit almost every model: change them only for a specific reason, or when "
+        "a failed export suggests it."
+    ),
+    Step.QUANTIZATION: (
+        "Quantized variants are smaller and faster and lose a little accuracy; the full-precision "
+        "model.onnx is always kept. Browser with WebGPU on a desktop: fp16 or q4f16. WebGPU on a "
+        "phone: q4. Browser without WebGPU (WASM): q8. Best accuracy: none (fp32). Servers and "
+        "PCs with ONNX Runtime: the preset matching the CPU. Each variant is checked against the "
+        "original; fp16 and q4f16 are meant for GPUs and may not be checkable on a CPU."
+    ),
+    Step.REVIEW: (
+        "Everything the wizard will do, and the command that does the same without it. Run "
+        "starts the export in a separate process: a crash there cannot lose your answers."
+    ),
+    Step.RUN: "The export is running. You can cancel it at any time; your answers stay saved.",
+    Step.VALIDATE: (
+        "Each file is run with ONNX Runtime and compared with the original PyTorch model."
+    ),
+    Step.RECOVER: (
+        "The wizard recognised what went wrong and suggests fixes, most likely first. Applying "
+        "one changes the plan and takes you back to review it before running again."
+    ),
+    Step.PUBLISH: (
+        "Arrange the files the way the onnx-community models on the Hub are laid out, so "
+        "Transformers.js can load them by name, and optionally upload them."
+    ),
+    Step.DONE: "Finished. The equivalent command reproduces the export without the wizard.",
+}
+
+# Help for single fields, by name.
+FIELD_HELP: dict[str, str] = {
+    "source": (
+        "A Hub id such as distilbert-base-uncased, a local folder holding config.json, or a "
+        "built-in sample to try the wizard: sample:bert-classifier, sample:gpt2, sample:t5."
+    ),
+    "output": (
+        "The folder for the ONNX files. Leave empty for a folder named after the model. "
+        "Nothing is written there until an export succeeds."
+    ),
+    "ignore_failed_checks": (
+        "Go on although a check failed. The export may then fail with the same problem."
+    ),
+    "trust_remote_code": (
+        "Some models ship their own Python code instead of using the code in transformers. "
+        "Turn this on only for a repository you trust: its code runs on your computer."
+    ),
+    "task": "Keep the preselected task unless you know you need another head of the model.",
+    "with_past": (
+        "A KV cache lets the model reuse its work on the words it already wrote instead of "
+        "redoing it for every new word: much faster generation. Transformers.js and ONNX "
+        "Runtime's generate loop expect it. Turn it off only to score or embed text."
+    ),
+    "decoder_files": (
+        "Transformers.js loads the merged decoder. Two separate decoders skip the merge, which "
+        "needs about twice the model's size in memory. One single file (--monolith) only "
+        "works without a KV cache."
+    ),
+    "opset": (
+        "The ONNX operator-set version. Empty uses optimum's default (18), right for current "
+        "ONNX Runtime and Transformers.js. Raise it if an error says an operator needs a newer "
+        "opset; lower it only for an old runtime."
+    ),
+    "device": "Where the model runs while it is exported. CPU works everywhere.",
+    "dtype": (
+        "fp32 is exact and works everywhere. fp16 and bf16 exports need a CUDA GPU; without "
+        "one, pick fp16 on the next step: it converts the finished model instead."
+    ),
+    "optimize": (
+        "ONNX Runtime graph optimizations. Optimized files are tuned for ONNX Runtime on the "
+        "machine that made them; Transformers.js prefers none. O4 needs a CUDA GPU."
+    ),
+    "atol": (
+        "How far the ONNX outputs may be from PyTorch's. Empty uses the model's default "
+        "(usually 1e-5). Loosen it only when differences are tiny and expected."
+    ),
+    "batch_size": (
+        "The size of the dummy input used to trace and check the model. Empty uses optimum's "
+        "defaults (batch 2, sequence 16); the exported model still accepts any size."
+    ),
+    "ort_presets": "Dynamic int8 quantization tuned for one CPU family, run with ONNX Runtime.",
+    "js_dtypes": (
+        "Files Transformers.js loads with { dtype: ... }: q8 -> model_quantized.onnx, "
+        "fp16 -> model_fp16.onnx, q4 -> model_q4.onnx, and so on."
+    ),
+    "publish": "Arrange the files in the onnx-community layout next (and upload if you like).",
+    "remedy": "The fixes that worked for this problem before, most likely first.",
+    "recovery": "Apply the fix and review the plan, or stop: your answers stay saved.",
+    "layout": (
+        "onnx/ holds model.onnx and its variants (model_quantized.onnx, model_fp16.onnx, ...); "
+        "config.json (with transformers.js_config) and the tokenizer files sit at the top."
+    ),
+    "repo_id": "Upload to this Hub repository (owner/name). Empty: arrange the files locally only.",
+    "private": "Create the repository as private; you can make it public later on the Hub.",
+}
+FIELD_HELP["sequence_length"] = FIELD_HELP["batch_size"]
+FIELD_HELP["overwrite"] = (
+    "Only needed when the output folder already holds files. They are replaced only after a new "
+    "export has passed validation; a failed or cancelled export leaves them as they are."
+)

@@ -1,0 +1,444 @@
+"""What each wizard step asks and shows: its fields, their valid values, and its status and buttons.
+
+Used by ``onnx_wizard.flow.machine``, which owns the routing; this module only reads answers and
+facts and never changes a state. Help texts are written for someone who has never exported a
+model: they say what a choice means and which one to pick.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from onnx_wizard.flow.steps import (
+    ANSWER_STEPS,
+    FIELD_HELP,
+    HELP,
+    JS_DTYPES,
+    ORT_PRESETS,
+    TITLES,
+    Action,
+    Facts,
+    Field,
+    FieldKind,
+    Status,
+    Step,
+)
+
+Answers = Mapping[str, Any]
+Choices = tuple[tuple[Any, str], ...]
+
+# Base tasks for which optimum offers a "-with-past" (KV cache) variant.
+KV_CACHE_TASKS = frozenset(
+    {
+        "text-generation",
+        "text2text-generation",
+        "automatic-speech-recognition",
+        "image-to-text",
+        "feature-extraction",
+        "text-conditional",
+    }
+)
+TASK_LABELS: dict[str, str] = {
+    "feature-extraction": "Embeddings / hidden states (feature-extraction)",
+    "sentence-similarity": "Sentence embeddings (sentence-similarity)",
+    "fill-mask": "Fill in a masked word (fill-mask)",
+    "text-classification": "Classify text (text-classification)",
+    "token-classification": "Label each word (token-classification)",
+    "question-answering": "Answer from a passage (question-answering)",
+    "multiple-choice": "Pick an answer (multiple-choice)",
+    "text-generation": "Generate text (text-generation)",
+    "text2text-generation": "Translate, summarize, rewrite (text2text-generation)",
+    "automatic-speech-recognition": "Speech to text (automatic-speech-recognition)",
+    "audio-classification": "Classify audio (audio-classification)",
+    "image-classification": "Classify images (image-classification)",
+    "image-to-text": "Describe images (image-to-text)",
+    "object-detection": "Find objects in images (object-detection)",
+    "zero-shot-image-classification": "Match images and labels (zero-shot-image-classification)",
+}
+
+
+def task_label(task: str) -> str:
+    """Plain words for a task id; a -with-past task says it keeps the KV cache."""
+    base = task.removesuffix("-with-past")
+    if task == base:
+        return TASK_LABELS.get(task, task)
+    words = TASK_LABELS.get(base, base).rsplit(" (", 1)[0]
+    return f"{words}, with KV cache ({task})"
+
+
+def count_text(n: float) -> str:
+    """A parameter count people read at a glance: 42.4 K, 22.7 M, 7.2 B."""
+    for unit, size in (("B", 1e9), ("M", 1e6), ("K", 1e3)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return str(int(n))
+
+
+def report(facts: Facts) -> Mapping[str, Any]:
+    return facts.report or {}
+
+
+def chosen_task(answers: Answers, facts: Facts) -> str | None:
+    task = answers.get("task") or report(facts).get("task")
+    return str(task) if task else None
+
+
+def asks_architecture(answers: Answers, facts: Facts) -> bool:
+    """Whether to ask about the KV cache: a decoder or encoder-decoder on a generative task."""
+    info = report(facts)
+    if not (info.get("is_decoder") or info.get("is_encoder_decoder")):
+        return False
+    task = chosen_task(answers, facts)
+    if task is None:
+        return False
+    if task == info.get("task"):
+        return bool(info.get("with_past_applies"))
+    return task.removesuffix("-with-past") in KV_CACHE_TASKS
+
+
+def failed_checks(facts: Facts) -> list[str]:
+    return [str(c.get("name")) for c in facts.checks or () if c.get("status") == "fail"]
+
+
+def form(step: Step, answers: Answers, facts: Facts) -> tuple[Field, ...]:
+    """The fields of ``step`` with defaults and choices; the caller fills in their values."""
+    return _FORMS[step](answers, facts)
+
+
+def cross_errors(step: Step, values: Answers, facts: Facts) -> dict[str, str]:
+    """Conflicts between answers of one step that no single field can see."""
+    errors: dict[str, str] = {}
+    if step is Step.EXPORT_OPTIONS and values.get("device") != "cuda":
+        if values.get("dtype") in ("fp16", "bf16"):
+            errors["dtype"] = f"A {values['dtype']} export runs on the GPU: set Device to cuda."
+        if values.get("optimize") == "O4":
+            errors["optimize"] = "O4 runs on the GPU: set Device to cuda, or pick O3."
+    return errors
+
+
+def status(step: Step, answers: Answers, facts: Facts) -> tuple[Status, str | None]:
+    """The step's status and, when Next is blocked, why."""
+    run = facts.run or {}
+    if step is Step.PREREQUISITES:
+        if facts.checks is None:
+            return "running", None
+        failed = failed_checks(facts)
+        if failed and not answers.get("ignore_failed_checks"):
+            names = ", ".join(failed)
+            return "blocked", (
+                f"{len(failed)} check(s) failed: {names}. Apply the fixes shown, "
+                "or tick 'Continue anyway' if you know the export does not need them."
+            )
+    elif step is Step.MODEL:
+        if facts.report is None:
+            return "running", None
+        if not facts.report.get("supported", True):
+            kind = facts.report.get("model_type", "this model type")
+            return "blocked", (
+                f"optimum cannot export {kind} to ONNX yet. Go back and pick another model."
+            )
+    elif step is Step.TASK and not form(step, answers, facts)[0].choices:
+        return "blocked", "No task is known for this model. Go back and inspect it again."
+    elif step is Step.RUN:
+        outcomes: dict[str, Status] = {
+            "ok": "success",
+            "failed": "failed",
+            "cancelled": "cancelled",
+        }
+        return outcomes.get(str(run.get("status")), "running"), None
+    elif step is Step.VALIDATE:
+        if facts.validation is None:
+            return "running", None
+        return ("success" if facts.validation.get("passed") else "failed"), None
+    elif step is Step.RECOVER and facts.diagnosis is None:
+        return "running", None
+    elif step is Step.DONE:
+        return _done_status(answers, facts), None
+    return "ready", None
+
+
+def _done_status(answers: Answers, facts: Facts) -> Status:
+    if not (facts.validation or {}).get("passed"):
+        return "failed"  # stopped from RECOVER
+    if answers.get("publish"):
+        published = str((facts.publish or {}).get("status", "running"))
+        return "success" if published == "ok" else "failed" if published == "failed" else "running"
+    return "success"
+
+
+def actions(step: Step, state_status: Status, can_go_back: bool) -> tuple[Action, ...]:
+    """The buttons to offer: Back where there is history, then the step's forward actions."""
+    if step is Step.DONE:
+        return ()
+    if state_status == "running" and step in (Step.RUN, Step.VALIDATE):
+        return ("cancel",)
+    forward: tuple[Action, ...]
+    if step is Step.RECOVER:
+        forward = ("stop",) if state_status == "running" else ("apply", "stop")
+    elif state_status in ("blocked", "running"):
+        forward = ()
+    else:
+        forward = {Step.REVIEW: ("run",), Step.PUBLISH: ("finish",)}.get(step, ("next",))
+    return (("back",) if can_go_back else ()) + forward
+
+
+def title(step: Step) -> str:
+    return TITLES[step]
+
+
+def help_text(step: Step, facts: Facts) -> str:
+    text = HELP[step]
+    if step is Step.VALIDATE and facts.validation and facts.validation.get("summary"):
+        text = f"{facts.validation['summary']}\n\n{text}"
+    return text
+
+
+# ---- the forms, one function per step ----------------------------------------------------------
+
+
+def _info(name: str, label: str, value: Any, help: str = "") -> Field:
+    return Field(name, "info", label, help=help, value=value, default=value)
+
+
+def _ask(
+    name: str, kind: FieldKind, label: str, choices: Choices = (), default: Any = None, **extra: Any
+) -> Field:
+    """An input field, with its help text looked up by name."""
+    return Field(name, kind, label, FIELD_HELP.get(name, ""), choices, default, **extra)
+
+
+def _whole(name: str, label: str, lowest: int, highest: int) -> Field:
+    return _ask(name, "number", label, integer=True, minimum=lowest, maximum=highest)
+
+
+def _source(answers: Answers, facts: Facts) -> tuple[Field, ...]:
+    return (
+        _ask("source", "text", "Model", required=True),
+        _ask("output", "path", "Output folder"),
+        _ask(
+            "overwrite",
+            "bool",
+            "Replace what is in the output folder",
+            default=False,
+        ),
+    )
+
+
+def _prerequisites(answers: Answers, facts: Facts) -> tuple[Field, ...]:
+    fields = [
+        _info(f"check:{c.get('name')}", str(c.get("name")), c.get("status"), _check_help(c))
+        for c in facts.checks or ()
+    ]
+    if failed_checks(facts):
+        fields.append(_ask("ignore_failed_checks", "bool", "Continue anyway", default=False))
+    return tuple(fields)
+
+
+def _check_help(check: Mapping[str, Any]) -> str:
+    fix = check.get("fix")
+    return str(check.get("detail") or "") + (f"\nFix: {fix}" if fix else "")
+
+
+def _model(answers: Answers, facts: Facts) -> tuple[Field, ...]:
+    info = report(facts)
+    kind = (
+        "encoder-decoder (reads, then writes)"
+        if info.get("is_encoder_decoder")
+        else "decoder (a text generator)"
+        if info.get("is_decoder")
+        else "encoder (reads input, gives scores or vectors)"
+    )
+    params = info.get("parameters")
+    size = count_text(params) if isinstance(params, (int, float)) else "unknown"
+    return (
+        _info("model_type", "Model type", info.get("model_type")),
+        _info("architectures", "Architecture", ", ".join(info.get("architectures") or ())),
+        _info("kind", "Kind", kind),
+        _info("parameters", "Parameters", size),
+        _info("library", "Library", info.get("library")),
+        _info("supported", "ONNX export supported", "yes" if info.get("supported", True) else "no"),
+        _ask("trust_remote_code", "bool", "Run the model's code", default=False),
+    )
+
+
+def _task(answers: Answers, facts: Facts) -> tuple[Field, ...]:
+    info = report(facts)
+    names = [str(t) for t in info.get("task_candidates") or ()]
+    detected = info.get("task")
+    if detected and detected not in names:
+        names.insert(0, str(detected))
+    choices = tuple((t, task_label(t)) for t in names)
+    default = detected if detected in names else (names[0] if names else None)
+    return (_ask("task", "choice", "Task", choices, default, required=True),)
+
+
+def _architecture(answers: Answers, facts: Facts) -> tuple[Field, ...]:
+    info = report(facts)
+    recommended = bool(info.get("with_past", True))
+    fields = [_ask("with_past", "bool", "Use a KV cache", default=recommended)]
+    if info.get("is_encoder_decoder"):
+        with_past = answers.get("with_past", recommended)
+        choices = (
+            (
+                ("merged", "One merged decoder: decoder_model_merged.onnx (Transformers.js)"),
+                ("separate", "decoder_model.onnx + decoder_with_past_model.onnx (less RAM)"),
+            )
+            if with_past
+            else (
+                ("separate", "encoder_model.onnx + decoder_model.onnx"),
+                ("monolith", "One model.onnx for the whole model (--monolith)"),
+            )
+        )
+        default = "merged" if with_past else "separate"
+        fields.append(_ask("decoder_files", "choice", "Files", choices, default, required=True))
+    return tuple(fields)
+
+
+def _export_options(answers: Answers, facts: Facts) -> tuple[Field, ...]:
+    gpu = facts.gpu
+    devices = (("cpu", "CPU"),) + ((("cuda", "CUDA GPU"),) if gpu else ())
+    dtypes = (("fp32", "fp32 (full precision)"),) + (
+        (("fp16", "fp16 (half precision, GPU)"), ("bf16", "bf16 (bfloat16, GPU)")) if gpu else ()
+    )
+    levels: Choices = (
+        (None, "none: keep the exported graph as is"),
+        ("O1", "O1: basic graph optimizations"),
+        ("O2", "O2: O1 + operator fusions"),
+        ("O3", "O3: O2 + GELU approximation"),
+    ) + ((("O4", "O4: O3 + fp16 mixed precision (GPU only)"),) if gpu else ())
+    return (
+        _whole("opset", "Opset", 7, 23),
+        _ask("device", "choice", "Device", devices, "cpu", required=True),
+        _ask("dtype", "choice", "Precision", dtypes, "fp32", required=True),
+        _ask("optimize", "choice", "Optimization", levels, None),
+        _ask("atol", "number", "Tolerance (atol)", minimum=1e-12, maximum=1.0),
+        _whole("batch_size", "Batch size", 1, 1024),
+        _whole("sequence_length", "Sequence length", 1, 1 << 20),
+    )
+
+
+def _quantization(answers: Answers, facts: Facts) -> tuple[Field, ...]:
+    return (
+        _ask("ort_presets", "multichoice", "ONNX Runtime CPU", ORT_PRESETS, ()),
+        _ask("js_dtypes", "multichoice", "Transformers.js / WebGPU", JS_DTYPES, ()),
+    )
+
+
+def _review(answers: Answers, facts: Facts) -> tuple[Field, ...]:
+    fields = [
+        _info("plan_source", "Model", answers.get("source")),
+        _info("plan_output", "Output", answers.get("output") or "(next to the current folder)"),
+        _info("plan_task", "Task", chosen_task(answers, facts)),
+    ]
+    if asks_architecture(answers, facts):
+        fields.append(_info("plan_kv", "KV cache", "yes" if answers.get("with_past") else "no"))
+        if report(facts).get("is_encoder_decoder"):
+            fields.append(_info("plan_files", "Decoder files", answers.get("decoder_files")))
+    export = ", ".join(
+        f"{name} {answers[name]}"
+        for name, step in ANSWER_STEPS.items()
+        if step is Step.EXPORT_OPTIONS and answers.get(name) is not None
+    )
+    targets = [*answers.get("ort_presets", ()), *answers.get("js_dtypes", ())]
+    fields += [
+        _info("plan_export", "Export", export or "optimum's defaults"),
+        _info("plan_quantization", "Variants", ", ".join(targets) or "fp32 only"),
+        _info("command", "Equivalent command", facts.command or "(prepared by the engine)"),
+    ]
+    return tuple(fields)
+
+
+def _run(answers: Answers, facts: Facts) -> tuple[Field, ...]:
+    run = facts.run or {}
+    return (
+        _info("run_status", "Status", run.get("status", "starting")),
+        _info("run_detail", "Details", run.get("detail") or run.get("error") or ""),
+    )
+
+
+def _validate(answers: Answers, facts: Facts) -> tuple[Field, ...]:
+    validation = facts.validation or {}
+    fields = [
+        _info(
+            f"result:{number}:{c.get('submodel')}/{c.get('output')}",
+            f"{c.get('submodel')}/{c.get('output')}" + _stage_suffix(c),
+            "passed" if c.get("passed") else "failed",
+            f"max |diff| {_figure(c.get('max_abs_diff'))} (tolerance {_figure(c.get('atol'))})"
+            + (f"; {c['detail']}" if c.get("detail") else ""),
+        )
+        for number, c in enumerate(validation.get("checks") or ())
+    ]
+    if validation.get("passed"):
+        fields.append(_ask("publish", "bool", "Publish", default=False))
+    return tuple(fields)
+
+
+def _figure(value: Any) -> str:
+    try:
+        return f"{float(value):.3g}"
+    except (TypeError, ValueError):
+        return str(value)  # NaN and inf arrive as strings in strict JSON
+
+
+def _stage_suffix(check: Mapping[str, Any]) -> str:
+    """Which decoding step a check ran in, when there are several (KV-cache models)."""
+    stage = str(check.get("stage") or "")
+    return f" [{stage}]" if stage and stage != "single pass" else ""
+
+
+def _recover(answers: Answers, facts: Facts) -> tuple[Field, ...]:
+    diagnosis = facts.diagnosis or {}
+    fields = [
+        _info("diagnosis", "Problem", diagnosis.get("title") or "Diagnosing the failure..."),
+        _info("explanation", "Why", diagnosis.get("explanation") or ""),
+    ]
+    remedies = diagnosis.get("remedies") or ()
+    if remedies:
+        choices = tuple((i, str(r.get("label", f"Fix {i + 1}"))) for i, r in enumerate(remedies))
+        fields.append(_ask("remedy", "choice", "Fix", choices, 0, required=True))
+    recovery = (("apply", "Apply and review the plan again"), ("stop", "Stop here"))
+    fields.append(_ask("recovery", "choice", "Next", recovery, "apply", required=True))
+    return tuple(fields)
+
+
+def _publish(answers: Answers, facts: Facts) -> tuple[Field, ...]:
+    return (
+        _info("layout", "Layout", FIELD_HELP["layout"]),
+        _ask("repo_id", "text", "Hub repository"),
+        _ask("private", "bool", "Private repository", default=True),
+    )
+
+
+def _done(answers: Answers, facts: Facts) -> tuple[Field, ...]:
+    publish = facts.publish or {}
+    fields = [
+        _info("done_output", "Output", answers.get("output")),
+        _info("done_command", "Equivalent command", facts.command or ""),
+    ]
+    if answers.get("publish"):
+        fields.append(_info("published", "Publish", publish.get("detail") or publish.get("status")))
+    return tuple(fields)
+
+
+_FORMS = {
+    Step.SOURCE: _source,
+    Step.PREREQUISITES: _prerequisites,
+    Step.MODEL: _model,
+    Step.TASK: _task,
+    Step.ARCHITECTURE: _architecture,
+    Step.EXPORT_OPTIONS: _export_options,
+    Step.QUANTIZATION: _quantization,
+    Step.REVIEW: _review,
+    Step.RUN: _run,
+    Step.VALIDATE: _validate,
+    Step.RECOVER: _recover,
+    Step.PUBLISH: _publish,
+    Step.DONE: _done,
+}
+
+
+def with_value(item: Field, answers: Answers, error: str | None) -> Field:
+    """``item`` showing the stored answer (or its default) and the error to show, if any."""
+    return replace(item, value=answers.get(item.name, item.default), error=error)

@@ -1,0 +1,310 @@
+"""Run one export in a child process: live events, a memory guard, cancel, and a clean target.
+
+The child (``onnx_wizard.runner.child``) writes into a staging folder beside the target; only a
+complete, successful export is moved into place, so a failed or cancelled run leaves the target
+exactly as it was. The child runs in its own process group, so cancel ends its whole tree.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from onnx_wizard.planning.memory import format_size
+from onnx_wizard.planning.plan import ExportPlan
+
+Event = dict[str, Any]
+EventSink = Callable[[Event], None]
+RunStatus = Literal["ok", "failed", "cancelled"]
+POLL_SECONDS = 0.1
+GRACE_SECONDS = 0.5  # between SIGTERM and SIGKILL when cancelling
+
+
+@dataclass
+class RunOutcome:
+    status: RunStatus
+    output: str
+    files: list[dict[str, Any]] = field(default_factory=list)
+    validation: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    log_path: str = ""
+    peak_rss: int = 0
+    memory_limit: int | None = None
+    stopped_for_memory: bool = False
+    killed_by_system: bool = False
+    returncode: int | None = None
+    seconds: float = 0.0
+    stage: str = ""  # the last stage the child reached (where a failure happened)
+    route: dict[str, Any] | None = None  # how a fallback export was made, when one was used
+
+    def log_text(self) -> str:
+        try:
+            return Path(self.log_path).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "output": self.output,
+            "files": self.files,
+            "validation": self.validation,
+            "error": self.error,
+            "log": self.log_path,
+            "peak_rss": self.peak_rss,
+            "memory_limit": self.memory_limit,
+            "stopped_for_memory": self.stopped_for_memory,
+            "killed_by_system": self.killed_by_system,
+            "seconds": round(self.seconds, 2),
+            "stage": self.stage,
+            "route": self.route,
+        }
+
+
+def tree_rss(pid: int) -> int:
+    """Resident memory of a process and all its descendants, in bytes (0 once it is gone)."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        processes = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0
+    total = 0
+    for process in processes:
+        try:
+            total += process.memory_info().rss
+        except psutil.Error:
+            continue  # it ended between listing and reading
+    return total
+
+
+class ExportRun:
+    """One export attempt. ``start()``, then ``wait()``; ``cancel()`` from any thread."""
+
+    def __init__(
+        self,
+        plan: ExportPlan,
+        *,
+        log_path: Path,
+        validate: bool = True,
+        memory_limit: int | None = None,
+        on_event: EventSink | None = None,
+        fallback: dict[str, Any] | None = None,
+    ) -> None:
+        self.plan = plan
+        self.fallback = fallback  # a route for models optimum cannot export (see fallback.py)
+        self.target = Path(plan.output).expanduser().absolute()
+        self.log_path = log_path
+        self.validate = validate
+        self.memory_limit = memory_limit
+        self.on_event = on_event or (lambda event: None)
+        self._cancelled = threading.Event()
+        self._stopped_for_memory = False
+        self._peak = 0
+        self._result: Event | None = None
+        self._error: Event | None = None
+        self._stage = ""
+        self._process: subprocess.Popen[str] | None = None
+
+    # ---- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.target.parent.mkdir(parents=True, exist_ok=True)
+        self.staging = Path(
+            tempfile.mkdtemp(prefix=f".{self.target.name}.partial-", dir=self.target.parent)
+        )
+        job = {
+            "main_export": self.plan.replace(output=str(self.staging)).to_main_export_kwargs(),
+            "model_path": self.plan.model,
+            "atol": self.plan.atol,
+            "validate": self.validate,
+            "fallback": self.fallback,
+        }
+        self.job_path = self.staging.with_name(self.staging.name + ".job.json")
+        self.job_path.write_text(json.dumps(job), encoding="utf-8")
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = self.log_path.open("w", encoding="utf-8")
+        self._log.write(f"$ {self.plan.to_command()}\n")
+        self._started = time.monotonic()
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "onnx_wizard.runner.child", str(self.job_path)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            bufsize=1,
+            start_new_session=True,  # its own process group: cancel ends the whole tree
+            env={**os.environ, "PYTHONUNBUFFERED": "1", "TQDM_DISABLE": "1"},
+        )
+        self._readers = [
+            threading.Thread(target=self._read_events, daemon=True),
+            threading.Thread(target=self._read_log, daemon=True),
+            threading.Thread(target=self._watch_memory, daemon=True),
+        ]
+        if self._cancelled.is_set():  # cancel() came while the child was starting
+            self._kill(graceful=False)
+        for thread in self._readers:
+            thread.start()
+        self.on_event(
+            {"event": "started", "pid": self._process.pid, "command": self.plan.to_command()}
+        )
+
+    def cancel(self) -> None:
+        """Stop the export now; its whole process tree ends within about a second."""
+        self._cancelled.set()
+        self._kill(graceful=True)
+
+    def wait(self) -> RunOutcome:
+        assert self._process is not None, "start() first"
+        returncode = self._process.wait()
+        for thread in self._readers:
+            thread.join(timeout=5)
+        outcome = self._finish(returncode)
+        self.on_event({"event": "finished", **outcome.to_dict()})
+        return outcome
+
+    def run(self) -> RunOutcome:
+        self.start()
+        return self.wait()
+
+    # ---- threads ------------------------------------------------------------------------------
+
+    def _read_events(self) -> None:
+        assert self._process is not None and self._process.stdout is not None
+        for line in self._process.stdout:
+            try:
+                event = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if event.get("event") == "result":
+                self._result = event
+            elif event.get("event") == "error":
+                self._error = event
+            elif event.get("event") == "stage":
+                self._stage = str(event.get("stage"))
+            self.on_event(event)
+
+    def _read_log(self) -> None:
+        assert self._process is not None and self._process.stderr is not None
+        for line in self._process.stderr:
+            self._log.write(line)
+            self.on_event({"event": "log", "line": line.rstrip("\n")})
+
+    def _watch_memory(self) -> None:
+        assert self._process is not None
+        last_report = 0.0
+        while self._process.poll() is None:
+            rss = tree_rss(self._process.pid)
+            self._peak = max(self._peak, rss)
+            if self.memory_limit and rss > self.memory_limit and not self._stopped_for_memory:
+                self._stopped_for_memory = True
+                self._kill(graceful=False)
+            now = time.monotonic()
+            if now - last_report >= 0.5:
+                self.on_event({"event": "memory", "rss": rss, "peak": self._peak})
+                last_report = now
+            time.sleep(POLL_SECONDS)
+
+    def _kill(self, *, graceful: bool) -> None:
+        process = self._process
+        if process is None or process.poll() is not None:
+            return
+        try:
+            group = os.getpgid(process.pid)
+            if graceful:
+                os.killpg(group, signal.SIGTERM)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    process.wait(timeout=GRACE_SECONDS)
+            os.killpg(group, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass  # already gone
+
+    # ---- the end ------------------------------------------------------------------------------
+
+    def _finish(self, returncode: int) -> RunOutcome:
+        outcome = RunOutcome(
+            status="failed",
+            output=str(self.target),
+            log_path=str(self.log_path),
+            peak_rss=self._peak,
+            memory_limit=self.memory_limit,
+            stopped_for_memory=self._stopped_for_memory,
+            returncode=returncode,
+            seconds=time.monotonic() - self._started,
+            stage=self._stage,
+        )
+        if self._cancelled.is_set():
+            outcome.status = "cancelled"
+            self._log.write("onnx-wizard: the export was cancelled; the output was not touched.\n")
+        elif self._stopped_for_memory:
+            limit = format_size(self.memory_limit or 0)
+            self._log.write(
+                "onnx-wizard: MemoryError: out of memory: the memory guard stopped the export at "
+                f"{format_size(self._peak)} because it passed the limit of {limit} "
+                "(--max-memory).\n"
+            )
+        elif returncode == -signal.SIGKILL:
+            outcome.killed_by_system = True
+            self._log.write(
+                "onnx-wizard: Killed: the export process was ended by SIGKILL (exit 137), which is "
+                "how the kernel's OOM killer stops a process that ran out of memory.\n"
+            )
+        elif returncode == 0 and self._result is not None:
+            outcome.files = self._result.get("files", [])
+            outcome.validation = self._result.get("validation")
+            outcome.route = self._result.get("route")
+            # An export whose outputs do not match PyTorch is a failure, and never lands in the
+            # target: the user's folder only ever receives an export that passed validation.
+            if outcome.validation is None or outcome.validation.get("passed"):
+                outcome.status = "ok"
+        outcome.error = None if outcome.status == "ok" else self._error_summary(returncode)
+        self._log.close()
+        if outcome.status == "ok":
+            self._promote()
+        self._cleanup()
+        return outcome
+
+    def _error_summary(self, returncode: int) -> dict[str, Any]:
+        validation = (self._result or {}).get("validation") or {}
+        if returncode == 0 and validation and not validation.get("passed"):
+            return {"type": "ValidationFailed", "message": "outputs differ from PyTorch's"}
+        if self._error:
+            return {"type": self._error.get("type"), "message": self._error.get("message")}
+        return {"type": "ExitCode", "message": f"the export process exited with {returncode}"}
+
+    def _promote(self) -> None:
+        """Move the finished export into place; replace an old folder only after that works."""
+        aside = None
+        if self.target.exists():
+            aside = self.target.with_name(f".{self.target.name}.replaced-{os.getpid()}")
+            self.target.rename(aside)
+        try:
+            self.staging.rename(self.target)
+        except OSError:
+            if aside is not None:
+                aside.rename(self.target)  # put the user's folder back as it was
+            raise
+        if aside is not None:
+            shutil.rmtree(aside, ignore_errors=True)
+
+    def _cleanup(self) -> None:
+        shutil.rmtree(self.staging, ignore_errors=True)
+        self.job_path.unlink(missing_ok=True)
+
+
+def log_dir_for(output: Path) -> Path:
+    """Logs live beside the output, never in it: the output holds only a finished export."""
+    return output.parent / f".{output.name}.onnx-wizard-logs"
