@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from onnx_wizard.checks import environment as checks
 from onnx_wizard.checks.environment import (
     CheckResult,
     Environment,
@@ -18,7 +19,6 @@ from onnx_wizard.checks.environment import (
     render_text,
     run_checks,
 )
-from onnx_wizard.checks import environment as checks
 
 
 @pytest.fixture(scope="module")
