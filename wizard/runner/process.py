@@ -306,5 +306,11 @@ class ExportRun:
 
 
 def log_dir_for(output: Path) -> Path:
-    """Logs live beside the output, never in it: the output holds only a finished export."""
-    return output.parent / f".{output.name}.onnx-wizard-logs"
+    """A new folder for one run's logs, in the wizard's home beside the output's saved session:
+    never in or beside the user's output. One folder per run, so a failed run's log stays at the
+    path its failure message gave, even after a retry."""
+    from datetime import datetime
+
+    from onnx_wizard.paths import run_logs_dir
+
+    return run_logs_dir(output) / f"run-{datetime.now().strftime('%Y%m%d-%H%M%S-%f')}"
