@@ -45,12 +45,11 @@ def test_failed_run_offers_the_remedy_as_a_diff_and_recovers(tmp_path: Path) -> 
     assert first["answers"] == {"opset": 14}
     assert tuple(first["diff"]["opset"]) == (13, 14)
 
-    state = engine.act(state, "apply")
-    assert state.step is Step.REVIEW
-    assert "--opset 14" in (state.facts.command or "")
-    state = engine.run_export_step(machine.advance(state))
+    state = engine.act(state, "apply")  # apply and retry: the run starts at once
+    assert state.step is Step.RUN and machine.view(state).work == "export"
+    assert "--opset 14" in engine.current_plan(state).to_command()
+    state = engine.work(state)  # a passed run moves to its results by itself
     assert state.facts.run is not None and state.facts.run["status"] == "ok", state.facts.run
-    state = machine.advance(state)
     assert state.step is Step.VALIDATE and state.facts.validation is not None
     assert state.facts.validation["passed"] is True
     assert (output / "model.onnx").is_file()

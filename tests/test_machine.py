@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import itertools
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
@@ -105,12 +105,12 @@ def drive(script: Script, check_back: bool = True) -> list[WizardState]:
         if state.step is Step.SOURCE:
             state = machine.answer(state, "source", "sample:model")
         if state.step is Step.RECOVER:
-            state = machine.answer(state, "recovery", script.recoveries.pop(0))
+            state = replace(state, answers={**state.answers, "recovery": script.recoveries.pop(0)})
         before = machine.view(state)
         moved = machine.next(state)
         assert moved.step is not state.step, (state.step, before.error, before.fields)
         assert moved.step in EDGES[state.step]
-        if check_back and "back" in machine.view(moved).actions:
+        if check_back and machine.view(moved).offers("back"):
             assert machine.view(machine.back(moved)) == before
         state = moved
         visited.append(state)
@@ -220,7 +220,7 @@ def test_trips_take_the_expected_paths() -> None:
     assert encoder[-3:] == [Step.RUN, Step.VALIDATE, Step.DONE]
     recovered = [s.step for s in drive(SCRIPTS["recover_then_pass"])]
     run_at = recovered.index(Step.RUN)
-    assert recovered[run_at : run_at + 4] == [Step.RUN, Step.RECOVER, Step.REVIEW, Step.RUN]
+    assert recovered[run_at : run_at + 4] == [Step.RUN, Step.RECOVER, Step.RUN, Step.VALIDATE]
     cancelled = [s.step for s in drive(Script(ENCODER, runs=["cancelled", "ok"]))]
     assert cancelled.count(Step.REVIEW) == 2
     stopped = [s.step for s in drive(Script(DECODER, validations=[False], recoveries=["stop"]))]
@@ -420,7 +420,8 @@ def test_failed_check_blocks_next_unless_ignored() -> None:
     state = machine.with_facts(state, checks=FAILED_CHECKS)
     view = machine.view(state)
     assert view.status == "blocked" and "optimum" in (view.error or "")
-    assert "next" not in view.actions
+    assert not view.offers("next") and view.action("next") is not None
+    assert view.action("next").reason  # type: ignore[union-attr]
     assert view.field("check:optimum").help.endswith("pip install optimum-onnx")
     assert machine.next(state).step is Step.PREREQUISITES
     state = machine.answer(state, "ignore_failed_checks", True)
@@ -438,7 +439,7 @@ def test_unsupported_model_blocks() -> None:
 def test_run_states_and_actions() -> None:
     state = machine.next(at(Step.REVIEW))
     assert machine.view(state).status == "running"
-    assert machine.view(state).actions == ("cancel",)
+    assert machine.view(state).action_names == ("cancel",)
     assert machine.back(state) == state and machine.next(state).step is Step.RUN
     assert machine.act(state, "cancel") == state
     for outcome, target in (("ok", Step.VALIDATE), ("failed", Step.RECOVER)):
@@ -462,12 +463,15 @@ def test_recover_applies_the_chosen_remedy() -> None:
     state = machine.with_facts(machine.next(at(Step.REVIEW)), run={"status": "failed"})
     state = machine.next(state)
     assert state.step is Step.RECOVER
-    assert machine.view(state).actions == ("back", "stop")  # still diagnosing
+    diagnosing = machine.view(state)
+    assert diagnosing.action_names == ("back", "apply", "stop")
+    assert not diagnosing.offers("apply")  # still diagnosing
     state = machine.with_facts(state, diagnosis=OPSET_FIX)
-    assert machine.view(state).actions == ("back", "apply", "stop")
+    assert machine.view(state).action_names == ("back", "apply", "edit", "stop")
     applied = machine.act(state, "apply")
-    assert applied.step is Step.REVIEW and applied.answers["opset"] == 14
-    assert machine.view(applied).field("plan_export").value.startswith("opset 14")
+    assert applied.step is Step.RUN and applied.answers["opset"] == 14  # apply and retry
+    assert machine.view(applied).work == "export" and applied.facts.run is None
+    assert machine.effective_answers(applied)["opset"] == 14
     assert machine.act(state, "stop").step is Step.DONE
     broken = {**OPSET_FIX, "remedies": [{"label": "opset 99", "answers": {"opset": 99}}]}
     stuck = machine.act(machine.with_facts(state, diagnosis=broken), "apply")
@@ -511,7 +515,7 @@ def test_state_is_immutable() -> None:
 def test_done_is_terminal() -> None:
     state = drive(Script(ENCODER))[-1]
     view = machine.view(state)
-    assert view.actions == () and view.status == "success"
+    assert view.action_names == ("close",) and view.status == "success"
     assert view.progress == (10, 10)
     assert machine.next(state) == state and machine.back(state) == state
 

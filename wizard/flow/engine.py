@@ -1,13 +1,16 @@
-"""The engine's services behind the state machine: it does each step's work and records facts.
+"""The engine: it performs every action of the wizard, does each step's work and records facts.
 
 The machine (``onnx_wizard.flow.machine``) only routes; this module runs the checks, inspects the
-model and builds the plan when the wizard reaches the step that needs them. Renderers (Textual,
-ipywidgets, ``demo``) call :func:`go_next`, :func:`go_back` and :func:`refresh` and draw
-``machine.view(state)``; the calls may block for a moment, so UIs run them in a worker thread.
+model, builds the plan, runs the export and decides what follows it. Faces (Textual, ipywidgets,
+``demo``) draw ``machine.view(state)``, bind its actions to keys and buttons, and call exactly
+two functions: :func:`act` for a button (``yes=True`` when the user ticked the action's consent)
+and :func:`work` when the view names long work (``view.work``). Both may block, so faces call
+them from a worker thread; :class:`RunControl` lets a face cancel the work from its own thread.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -15,7 +18,9 @@ from typing import Any
 
 from onnx_wizard.errors import WizardError
 from onnx_wizard.flow import machine
-from onnx_wizard.flow.steps import Step, WizardState
+from onnx_wizard.flow.actions import chosen_remedy, consent_key, remote_code_key
+from onnx_wizard.flow.results import file_rows
+from onnx_wizard.flow.steps import ANSWER_STEPS, Step, WizardState
 from onnx_wizard.planning.answers import plan_from_answers
 from onnx_wizard.planning.plan import ExportPlan
 
@@ -164,6 +169,12 @@ def run_export_step(
     from onnx_wizard.runner.process import log_dir_for
 
     plan = current_plan(state)
+    if plan.trust_remote_code and remote_code_key(state.answers) not in state.facts.consents:
+        detail = (
+            "The plan runs the model's own code (trust_remote_code) but nobody said yes to it. "
+            "Fix: go back to the model step and confirm you trust this model."
+        )
+        return machine.with_facts(state, run={"status": "failed", "detail": detail, "files": []})
     try:
         result = export_with_recovery(
             plan,
@@ -176,8 +187,17 @@ def run_export_step(
             on_run=on_run,
         )
     except WizardError as error:  # e.g. remote code without consent: a failed run, with why
-        run = {"status": "failed", "detail": f"{error.problem} Fix: {error.fix}", "files": []}
-        return machine.with_facts(state, run=run, diagnosis=None)
+        failure = {"status": "failed", "detail": f"{error.problem} Fix: {error.fix}", "files": []}
+        needs_code = (state.facts.report or {}).get("needs_remote_code")
+        if needs_code and not plan.trust_remote_code:
+            found = remote_code_diagnosis(state, error)
+        else:
+            found = unrecognised_failure(str(failure["detail"]))
+        return machine.with_facts(state, run=failure, diagnosis=found)
+    except Exception as error:  # a bug must end as a failed run, never a screen that waits
+        detail = f"internal error: {type(error).__name__}: {error}"
+        failure = {"status": "failed", "detail": detail, "files": []}
+        return machine.with_facts(state, run=failure, diagnosis=unrecognised_failure(detail))
     final = result.final
     run = {
         "status": result.status,
@@ -187,7 +207,7 @@ def run_export_step(
         "log": final.outcome.log_path if final else "",
     }
     validation = final.outcome.validation if final else None
-    diagnosis = None
+    diagnosis: dict[str, Any] | None = None
     if final and final.diagnoses:
         best = dict(final.diagnoses[0])
         best["remedies"] = remedy_choices(state, best)
@@ -200,6 +220,26 @@ def run_export_step(
     if validation is not None:
         facts["validation"] = {**validation, "summary": _validation_summary(validation)}
     return machine.with_facts(state, **facts)
+
+
+def remote_code_diagnosis(state: WizardState, error: WizardError) -> dict[str, Any]:
+    """The model ships its own code: say so, and offer the switch, which needs the user's yes."""
+    diagnosis = {
+        "id": "OW-WIZ-REMOTE-CODE",
+        "category": "trust_remote_code",
+        "title": "This model runs its own Python code",
+        "confidence": 1.0,
+        "explanation": f"{error.problem} {error.fix}",
+        "remedies": [
+            {
+                "action": "trust_remote_code",
+                "note": "Run the model's own code (trust_remote_code)",
+                "needs_consent": True,
+            }
+        ],
+    }
+    diagnosis["remedies"] = remedy_choices(state, diagnosis)
+    return diagnosis
 
 
 def unrecognised_failure(log: str) -> dict[str, Any]:
@@ -221,13 +261,116 @@ def _validation_summary(validation: Mapping[str, Any]) -> str:
     return ValidationReport.from_dict(dict(validation)).summary()
 
 
-def act(state: WizardState, action: str) -> WizardState:
-    """A view action (next, back, apply, stop, ...) with the engine's work around it."""
+class ActionRefused(WizardError):
+    """An action the current step does not offer now, or one that needs a yes it did not get."""
+
+
+def act(state: WizardState, action: str, *, yes: bool = False) -> WizardState:
+    """Perform one of ``machine.view(state).actions`` with the engine's work around it.
+
+    An action that needs consent (``ActionView.consent``) is refused unless ``yes`` is true or
+    the user already said yes to that exact action; the yes is recorded in ``facts.consents``.
+    ``cancel`` is :meth:`RunControl.cancel`; ``close`` changes nothing (the face closes).
+    """
+    view = machine.view(state)
+    offered = view.action(action)
+    if offered is None or not offered.enabled:
+        why = offered.reason if offered is not None else "it is not offered on this step"
+        raise ActionRefused(
+            f"'{action}' cannot be done on '{view.title}' now: {why}",
+            "Use one of the buttons the step shows.",
+        )
+    key = consent_key(state.step, action, state.answers, state.facts)
+    if key and key not in state.facts.consents:
+        if not yes:
+            raise ActionRefused(
+                f"'{offered.label}' needs your explicit yes: {offered.consent}",
+                "Tick the box beside the button (or pass yes=True), or choose another way.",
+            )
+        keys = [key]
+        remedy = chosen_remedy(state.answers, state.facts) if action == "apply" else None
+        if remedy and "trust_remote_code" in dict(remedy.get("answers") or {}):
+            keys.append(remote_code_key(state.answers))  # the run itself checks this yes
+        state = machine.with_facts(state, consents=(*state.facts.consents, *keys))
     if action == "next":
         return go_next(state)
     if action == "back":
         return go_back(state)
+    if action == "edit":
+        return edit_plan(state)
+    if action in ("cancel", "close"):
+        return state
     return refresh(machine.act(state, action))
+
+
+def edit_plan(state: WizardState) -> WizardState:
+    """RECOVER's "Edit plan": back to the step that asks what the chosen fix would change (the
+    export options for most fixes), else the review; answers kept, nothing applied."""
+    remedy = chosen_remedy(state.answers, state.facts) or {}
+    owners = [ANSWER_STEPS[name] for name in dict(remedy.get("answers") or {})]
+    for target in (*owners, Step.EXPORT_OPTIONS, Step.REVIEW):
+        if target in state.history:
+            return back_to(state, target)
+    return back_to(state, Step.REVIEW)
+
+
+class RunControl:
+    """Lets a face cancel the engine's long work from another thread (the UI's)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._run: Any = None
+        self.cancelled = False
+        self.started = False  # a child process exists: cancelling ends it
+
+    def attach(self, run: Any) -> None:
+        with self._lock:
+            self._run = run
+            cancel_now = self.cancelled
+        if cancel_now:
+            run.cancel()
+
+    def mark_started(self) -> None:
+        self.started = True
+
+    def cancel(self) -> None:
+        """Stop the running export's process tree (blocks up to about a second)."""
+        with self._lock:
+            self.cancelled = True
+            run = self._run
+        if run is not None:
+            run.cancel()
+
+
+def work(
+    state: WizardState,
+    *,
+    control: RunControl | None = None,
+    on_event: Callable[[dict[str, Any]], None] | None = None,
+    memory_limit: int | None = None,
+) -> WizardState:
+    """Do the long work ``machine.view(state).work`` names, and move on as its outcome says:
+    a passed export goes to its results, a failed one to recovery, a cancelled one stays."""
+    pending = machine.view(state).work
+    if pending == "checks":
+        return run_prerequisites(state)
+    if pending == "inspect":
+        return inspect_source(state)
+    if pending != "export":
+        return state
+    control = control or RunControl()
+
+    def events(event: dict[str, Any]) -> None:
+        if event.get("event") == "started":
+            control.mark_started()
+        if on_event is not None:
+            on_event(event)
+
+    done = run_export_step(state, on_event=events, on_run=control.attach, memory_limit=memory_limit)
+    status = (done.facts.run or {}).get("status")
+    if status in ("ok", "failed"):
+        return refresh(machine.advance(done))
+    return done
 
 
 def back_to(state: WizardState, target: Step) -> WizardState:
@@ -243,36 +386,5 @@ def back_to(state: WizardState, target: Step) -> WizardState:
 
 
 def results(state: WizardState) -> list[dict[str, Any]]:
-    """One row per ONNX file of the last run: size and its validation figures.
-
-    Rows: ``{"file", "variant", "bytes", "max_abs_diff", "atol", "passed"}``; quantized
-    variants join them when quantization lands.
-    """
-    facts = state.facts
-    run: Mapping[str, Any] = facts.run or {}
-    checks = list((facts.validation or {}).get("checks") or ())
-    sizes: dict[str, int] = {}
-    for item in run.get("files") or ():
-        name = str(item.get("name"))
-        if name.endswith(".onnx"):
-            sizes[name] = sizes.get(name, 0) + int(item.get("bytes") or 0)
-        elif name.endswith(".onnx_data"):  # external weights count towards their graph's size
-            graph = name.removesuffix("_data")
-            sizes[graph] = sizes.get(graph, 0) + int(item.get("bytes") or 0)
-    rows: list[dict[str, Any]] = []
-    for name in sorted(sizes):
-        submodel = name.rsplit("/", 1)[-1].removesuffix(".onnx")
-        mine = [c for c in checks if c.get("submodel") == submodel]
-        diffs = [float(c["max_abs_diff"]) for c in mine if c.get("max_abs_diff") is not None]
-        tolerances = [float(c["atol"]) for c in mine if c.get("atol") is not None]
-        rows.append(
-            {
-                "file": name,
-                "variant": "fp32",
-                "bytes": sizes[name],
-                "max_abs_diff": max(diffs) if diffs else None,
-                "atol": min(tolerances) if tolerances else None,
-                "passed": all(bool(c.get("passed")) for c in mine) if mine else None,
-            }
-        )
-    return rows
+    """One row per ONNX file of the last run (``flow.results.file_rows``)."""
+    return file_rows(state.facts)

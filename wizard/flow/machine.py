@@ -35,8 +35,18 @@ from dataclasses import fields as dataclass_fields
 from dataclasses import replace
 from typing import Any
 
-from onnx_wizard.flow import views
-from onnx_wizard.flow.steps import ANSWER_STEPS, Facts, Field, Step, StepView, WizardState, coerce
+from onnx_wizard.flow import actions, results, views
+from onnx_wizard.flow.steps import (
+    ANSWER_STEPS,
+    Facts,
+    Field,
+    Layout,
+    Step,
+    StepView,
+    WizardState,
+    Work,
+    coerce,
+)
 from onnx_wizard.flow.views import Answers, asks_architecture
 
 Route = Callable[[Answers, Facts], Step]
@@ -70,7 +80,7 @@ def _after_validate(answers: Answers, facts: Facts) -> Step:
 
 
 def _after_recover(answers: Answers, facts: Facts) -> Step:
-    return Step.REVIEW if answers.get("recovery") == "apply" else Step.DONE
+    return Step.RUN if answers.get("recovery") == "apply" else Step.DONE
 
 
 def _to(step: Step) -> Route:
@@ -111,7 +121,7 @@ EDGES: dict[Step, dict[Step, str]] = {
     Step.REVIEW: {Step.RUN: "run"},
     Step.RUN: {Step.VALIDATE: "export ok", Step.RECOVER: "failed", Step.REVIEW: "cancelled"},
     Step.VALIDATE: {Step.PUBLISH: "passed, publish", Step.DONE: "passed", Step.RECOVER: "failed"},
-    Step.RECOVER: {Step.REVIEW: "apply a fix", Step.DONE: "stop"},
+    Step.RECOVER: {Step.RUN: "apply the fix and retry", Step.DONE: "stop"},
     Step.PUBLISH: {Step.DONE: "finish"},
     Step.DONE: {},
 }
@@ -169,16 +179,36 @@ def view(state: WizardState) -> StepView:
     error = blocker or ("Some answers need attention: see the marked fields." if errors else None)
     steps = path(state)
     here = Step.RUN if step is Step.RECOVER else step
+    outcome, tone = results.outcome(step, state.answers, state.facts)
     return StepView(
         step=step,
         title=views.title(step),
-        help=views.help_text(step, state.facts),
+        help=views.help_text(step, state.facts, status),
         fields=shown,
         status=status,
-        actions=views.actions(step, status, bool(state.history)),
+        actions=actions.offered(step, status, state.answers, state.facts, bool(state.history)),
         error=error,
         progress=(steps.index(here) + 1, len(steps)),
+        layout=LAYOUTS.get(step, "form"),
+        work=_work(step, state.facts),
+        tables=results.tables(step, state.answers, state.facts),
+        outcome=outcome,
+        outcome_tone=tone,
     )
+
+
+LAYOUTS: dict[Step, Layout] = {Step.RUN: "run", Step.RECOVER: "recover"}
+
+
+def _work(step: Step, facts: Facts) -> Work | None:
+    """The long work the engine must do before this step can go on (``engine.work`` does it)."""
+    if step is Step.PREREQUISITES and facts.checks is None:
+        return "checks"
+    if step is Step.MODEL and facts.report is None:
+        return "inspect"  # the model changed (or its code was trusted) since it was read
+    if step is Step.RUN and facts.run is None:
+        return "export"
+    return None
 
 
 def answer(state: WizardState, name: str, value: Any) -> WizardState:
@@ -238,23 +268,25 @@ def advance(state: WizardState) -> WizardState:
         return state
     status, _ = views.status(step, state.answers, state.facts)
     values, errors = _checked(state, strict=True)
-    stopping = step is Step.RECOVER and values.get("recovery") == "stop"
+    recovery = state.answers.get("recovery") if step is Step.RECOVER else None
+    stopping = recovery == "stop"
     if errors or (status in ("blocked", "running") and not stopping):
         return replace(state, attempted=True)
     answers = {**state.answers, **values}
     facts = state.facts
-    if step is Step.RECOVER and values.get("recovery") == "apply":
+    if recovery == "apply":
         remedies = (facts.diagnosis or {}).get("remedies") or ()
         fix = remedies[values["remedy"]] if "remedy" in values else {}
         changes, problem = _coerced(replace(state, answers=answers), fix.get("answers") or {})
         if problem:
             return replace(state, errors={**state.errors, "remedy": problem}, attempted=True)
         answers.update(changes)
-    if step is Step.REVIEW:
+    if step is Step.REVIEW or recovery == "apply":
         facts = replace(facts, **_RUN_FACTS)  # a new run: forget the last one's results
     target = ROUTES[step](answers, facts)
     if target not in EDGES[step]:
         raise RuntimeError(f"route {step.value} -> {target.value} is missing from EDGES")
+    answers.pop("recovery", None)  # a choice made once, never replayed by a later Next
     return WizardState(target, answers, facts, (*state.history, step))
 
 
@@ -263,23 +295,27 @@ next = advance  # the name the design uses; ``advance`` avoids shadowing the bui
 
 def back(state: WizardState) -> WizardState:
     """Return to the previous step as it was left; the same state where Back is not offered."""
-    if "back" not in view(state).actions:
+    if not view(state).offers("back"):
         return state
     return WizardState(state.history[-1], state.answers, state.facts, state.history[:-1])
 
 
 def act(state: WizardState, action: str) -> WizardState:
-    """Perform one of ``view(state).actions``. "cancel" belongs to the runner: it stops the
-    child process and records ``facts.run = {"status": "cancelled"}``; here it changes nothing."""
-    offered = view(state).actions
-    if action not in offered:
+    """Perform one of ``view(state).actions`` that only routes (back, next, run, apply, stop,
+    finish). Consent, "edit", "cancel" and the work around each action are the engine's
+    (``onnx_wizard.flow.engine.act``); here a refused action is a ValueError."""
+    current = view(state)
+    if not current.offers(action):
+        offered = [a.name for a in current.actions if a.enabled]
         raise ValueError(f"{action!r} is not offered on {state.step.value}; offered: {offered}")
     if action == "back":
         return back(state)
-    if action == "cancel":
+    if action in ("cancel", "close", "edit"):
         return state
+    if action == "run" and state.step is Step.RUN:  # run again after a cancel
+        return replace(state, facts=replace(state.facts, **_RUN_FACTS))
     if action in ("apply", "stop"):
-        state = answer(state, "recovery", action)
+        state = replace(state, answers={**state.answers, "recovery": action})
     return advance(state)
 
 

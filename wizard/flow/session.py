@@ -1,53 +1,329 @@
-"""Saving and resuming a wizard session: the whole state as JSON, written atomically.
+"""Saved wizard sessions: the whole state as JSON in the wizard's home, listed, resumed and pruned.
 
-A session is saved next to the output folder (``<parent>/.<name>.onnx-wizard-session.json``,
-never inside the output, which stays clean until an export succeeds), or in the wizard home
-while no output is known. Every save writes a temporary file in the same folder and renames it
-over the old one, so a process killed mid-write leaves the previous session intact, never a
-truncated one.
+Sessions and their run logs live in ``<wizard home>/sessions`` (``ONNX_WIZARD_HOME`` or the user's
+cache folder), never beside or inside the user's output. A session's id is the key of its output
+folder (:func:`onnx_wizard.paths.folder_key`), or of its model while no output is known, so the
+session of one output folder and its logs (``<id>.logs/run-*/attempt-N.log``) share a name.
+Every save writes a temporary file and renames it over the old one, so a process killed
+mid-write leaves the previous session intact. A file that cannot be read (truncated, damaged, or
+written by another format) is kept aside as ``<id>.json.broken`` and reported, never a crash.
 
 Public API::
 
-    save_session(state, path=None) -> Path      # path defaults to default_session_path(output)
-    load_session(path) -> WizardState           # WizardError (problem + fix) if unreadable
-    default_session_path(output) -> Path
-    find_resumable(output=None, paths=()) -> tuple[Path, WizardState] | None
-    state_to_dict(state) -> dict / state_from_dict(data) -> WizardState
+    save_session(state, path=None, *, replaces=None) -> Path
+    load_session(id_or_path) -> WizardState          # SessionDamaged / WizardError with a fix
+    find_resumable(source=None, output=None) -> SessionInfo | None
+    list_sessions() -> list[SessionInfo]              # newest first, damaged ones included
+    delete_session(id) / delete_finished() / prune_sessions(...)
+    session_id(state) / session_status(state) / state_to_dict / state_from_dict
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import math
 import os
-import shlex
+import re
+import shutil
 import tempfile
+import time
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from onnx_wizard.errors import WizardError
-from onnx_wizard.flow.steps import ANSWER_STEPS, Facts, Step, WizardState, thaw
-from onnx_wizard.paths import sessions_dir
+from onnx_wizard.flow.steps import ANSWER_STEPS, TITLES, Facts, Step, WizardState, thaw
+from onnx_wizard.paths import folder_key, sessions_dir
 
 SCHEMA = "onnx-wizard-session"
 VERSION = 1
-SUFFIX = ".onnx-wizard-session.json"
-HOME_SESSION = "session.json"
-RECENT = "recent.json"  # paths of sessions saved next to outputs, newest first
-_RECENT_LIMIT = 20
+BROKEN = ".broken"  # suffix of a session file kept aside because it could not be read
+MAX_BYTES = 500 * 1024**2  # sessions and logs together; the oldest finished go first
+FINISHED_DAYS = 14  # finished sessions (and logs of runs without a session) are kept this long
+_NOT_SESSIONS = {"recent.json"}  # an index older versions kept in the same folder
 
 
-def default_session_path(output: str | os.PathLike[str] | None) -> Path:
-    """Next to the output folder when it is known, else the wizard home's single session slot."""
+class SessionDamaged(WizardError):
+    """A saved session could not be read; the file was kept aside and a fresh start is next."""
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    """One saved session as the sessions list, ``sessions --json`` and the resume offer show it."""
+
+    id: str
+    path: Path
+    state: WizardState | None  # None for a damaged session
+    source: str
+    output: str
+    status: str  # in progress, interrupted, failed, exported, stopped, damaged
+    saved_at: datetime
+    size: int  # bytes: the session file and its run logs
+    log: str = ""  # the latest run log, where a run happened
+    problem: str = ""  # why a damaged session cannot be read
+
+    @property
+    def step(self) -> Step | None:
+        return self.state.step if self.state else None
+
+    @property
+    def title(self) -> str:
+        return TITLES.get(self.state.step, self.state.step.value) if self.state else ""
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED
+
+    def question(self, now: datetime | None = None) -> str:
+        """The resume offer in words, e.g. for a Yes/No dialog; it changes nothing."""
+        where = f" into {self.output}" if self.output else ""
+        return (
+            f"Resume the export of {self.source or 'a model'}{where}? It stopped at "
+            f"'{self.title}' ({self.status}), {ago(self.saved_at, now)}."
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "path": str(self.path),
+            "source": self.source,
+            "output": self.output,
+            "step": self.step.value if self.step else None,
+            "title": self.title,
+            "status": self.status,
+            "finished": self.finished,
+            "saved_at": self.saved_at.isoformat(timespec="seconds"),
+            "size": self.size,
+            "log": self.log,
+            "problem": self.problem,
+        }
+
+
+FINISHED = ("exported", "stopped", "damaged")
+
+
+# ---- what a session is called and how far it got --------------------------------------------
+
+
+def session_output(state: WizardState) -> str:
+    """The output folder the session exports to: answered, or the default once it is known."""
+    output = state.answers.get("output")
     if output:
-        folder = Path(os.path.abspath(os.path.expanduser(os.fspath(output))))
-        if folder.name:  # "/" has no name, and no parent to save next to it
-            return folder.parent / f".{folder.name}{SUFFIX}"
-    return sessions_dir() / HOME_SESSION
+        return os.path.abspath(os.path.expanduser(str(output)))
+    if state.facts.report is not None:
+        from onnx_wizard.planning.answers import default_output
+
+        return default_output(state.facts.report)
+    return ""
+
+
+def session_id(state: WizardState) -> str:
+    """The key of the session's output folder; of its model while no output is known."""
+    output = session_output(state)
+    if output:
+        return folder_key(output)
+    return _model_key(str(state.answers.get("source") or ""))
+
+
+def session_status(state: WizardState) -> str:
+    """In words: exported (its validation passed), stopped (DONE without a pass), failed (at
+    RECOVER), interrupted (the process ended during a run) or in progress."""
+    if (state.facts.validation or {}).get("passed"):
+        return "exported"
+    if state.step is Step.DONE:
+        return "stopped"
+    if state.step is Step.RECOVER:
+        return "failed"
+    if state.step is Step.RUN:
+        return "interrupted"
+    return "in progress"
+
+
+def is_finished(state: WizardState) -> bool:
+    """Finished sessions are never offered for resume: the export passed, or the user stopped."""
+    return session_status(state) in FINISHED
+
+
+# ---- saving and loading ----------------------------------------------------------------------
+
+
+def save_session(
+    state: WizardState,
+    path: str | os.PathLike[str] | None = None,
+    *,
+    replaces: str | os.PathLike[str] | None = None,
+) -> Path:
+    """Write ``state`` atomically to ``path`` (default: its slot in the sessions folder).
+
+    ``replaces`` is where this wizard saved before (a face keeps the returned path and passes it
+    back): when the session moved (the output changed), the older copy is removed, so one wizard
+    leaves one session behind."""
+    target = Path(path) if path is not None else _store() / f"{session_id(state)}.json"
+    new = not target.exists()
+    if not new:
+        _keep_aside_if_unreadable(target)  # never write over a damaged session: keep it
+        new = not target.exists()
+    payload = {
+        "schema": SCHEMA,
+        "version": VERSION,
+        "id": target.name.removesuffix(".json"),
+        "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "finished": is_finished(state),
+        "state": state_to_dict(state),
+    }
+    _write_atomic(target, payload)
+    if replaces is not None and Path(replaces) != target:
+        _remove_replaced(Path(replaces), state)
+    if path is None:
+        _retire_model_slot(target, state)
+        if new:
+            with contextlib.suppress(OSError):  # tidying must never cost the user a save
+                prune_sessions(keep=(target.name.removesuffix(".json"),))
+    return target
+
+
+def load_session(id_or_path: str | os.PathLike[str]) -> WizardState:
+    """The state saved under a session id (or at a path).
+
+    A missing session raises WizardError; a damaged one is renamed ``*.broken`` and raises
+    :class:`SessionDamaged`, whose message says so: the caller starts a fresh wizard."""
+    where = session_path(id_or_path)
+    try:
+        text = where.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        aside = where.with_name(where.name + BROKEN)
+        if aside.exists():
+            raise SessionDamaged(
+                f"The saved session {where.name.removesuffix('.json')} was damaged and is kept "
+                f"aside at {aside}; it cannot be resumed.",
+                f"Start a new session. {_delete_hint(aside)}",
+            ) from None
+        raise WizardError(
+            f"No saved session {os.fspath(id_or_path)!r} (looked for {where}).",
+            "List the saved sessions with: onnx-wizard sessions",
+        ) from None
+    except OSError as error:
+        raise WizardError(f"Cannot read the saved session {where}: {error}.", _fix_os()) from None
+    try:
+        return _parse(text)
+    except ValueError as error:
+        aside = _keep_aside(where)
+        raise SessionDamaged(
+            f"The saved session {where} could not be read ({error}). It was kept aside as "
+            f"{aside}, and the wizard starts afresh.",
+            f"Nothing to do to start again. {_delete_hint(aside)}",
+        ) from None
+
+
+def session_path(id_or_path: str | os.PathLike[str]) -> Path:
+    """A path as given, or the file of a session id (a unique prefix of one will do)."""
+    text = os.fspath(id_or_path)
+    if os.sep in text or text.endswith((".json", BROKEN)):
+        return Path(text).expanduser()
+    exact = _store() / f"{text}.json"
+    if exact.exists() or (_store() / f"{text}.json{BROKEN}").exists() or not text:
+        return exact
+    matches = sorted({info.id for info in list_sessions() if info.id.startswith(text)})
+    if len(matches) > 1:
+        raise WizardError(
+            f"{text!r} matches several sessions: {', '.join(matches)}.",
+            "Give more of the id (onnx-wizard sessions lists them).",
+        )
+    return _store() / f"{matches[0] if matches else text}.json"
+
+
+# ---- finding, listing, deleting --------------------------------------------------------------
+
+
+def find_resumable(
+    source: str | None = None, output: str | os.PathLike[str] | None = None
+) -> SessionInfo | None:
+    """The newest unfinished session for the same model or the same output folder (paths
+    compared resolved); None when there is none, or when neither is given. Reads only: a face
+    asks the user with ``found.question()`` and loads ``found.state`` only on a yes."""
+    want_source = _source_identity(source) if source else None
+    want_output = os.path.realpath(os.path.expanduser(os.fspath(output))) if output else None
+    if want_source is None and want_output is None:
+        return None
+    for info in list_sessions():  # newest first
+        if info.state is None or info.finished:
+            continue
+        same_output = bool(info.output) and want_output == os.path.realpath(info.output)
+        same_source = bool(info.source) and want_source == _source_identity(info.source)
+        if same_output or same_source:
+            return info
+    return None
+
+
+def list_sessions() -> list[SessionInfo]:
+    """Every saved session, newest first; a damaged one is kept aside and listed as damaged."""
+    store = _store()
+    if not store.is_dir():
+        return []
+    found: list[SessionInfo] = []
+    for path in sorted(store.glob("*.json")):
+        if path.name not in _NOT_SESSIONS:
+            found.append(_info(path))
+    for path in sorted(store.glob(f"*.json{BROKEN}")):
+        found.append(_damaged_info(path, "kept aside: it could not be read"))
+    return sorted(found, key=lambda info: info.saved_at, reverse=True)
+
+
+def delete_session(session: str) -> list[Path]:
+    """Remove a session (its file, a damaged copy, its run logs); the paths removed.
+
+    WizardError when there is no such session."""
+    where = session_path(session)
+    sid = where.name.removesuffix(BROKEN).removesuffix(".json")
+    removed = _remove_entry(where.parent, sid)
+    if not removed:
+        raise WizardError(
+            f"No saved session {session!r}.", "List the saved sessions with: onnx-wizard sessions"
+        )
+    return removed
+
+
+def delete_finished() -> list[str]:
+    """Remove every finished (or damaged) session with its logs; the ids removed."""
+    gone = [info.id for info in list_sessions() if info.finished]
+    for sid in gone:
+        _remove_entry(_store(), sid)
+    return gone
+
+
+def prune_sessions(
+    *,
+    max_bytes: int = MAX_BYTES,
+    finished_days: float = FINISHED_DAYS,
+    keep: Iterable[str] = (),
+    now: float | None = None,
+) -> list[str]:
+    """Keep the sessions folder small: drop finished sessions (and logs of runs that have no
+    session, e.g. ``onnx-wizard export``) older than ``finished_days``, then the oldest entries,
+    finished first, while the folder is over ``max_bytes``. Ids in ``keep`` stay."""
+    now = time.time() if now is None else now
+    entries = _entries()
+    kept = set(keep)
+    removed: list[str] = []
+    total = sum(size for _, _, _, size in entries)
+    # Finished before unfinished, oldest first within each.
+    for sid, finished, mtime, size in sorted(entries, key=lambda e: (not e[1], e[2])):
+        if sid in kept:
+            continue
+        expired = finished and now - mtime > finished_days * 86400
+        if expired or total > max_bytes:
+            _remove_entry(_store(), sid)
+            removed.append(sid)
+            total -= size
+    return removed
+
+
+# ---- the JSON form -----------------------------------------------------------------------------
 
 
 def state_to_dict(state: WizardState) -> dict[str, Any]:
@@ -84,82 +360,200 @@ def state_from_dict(data: Mapping[str, Any]) -> WizardState:
     )
 
 
-def save_session(state: WizardState, path: str | os.PathLike[str] | None = None) -> Path:
-    """Write ``state`` atomically and return where it went."""
-    target = Path(path) if path is not None else default_session_path(state.answers.get("output"))
-    payload = {
-        "schema": SCHEMA,
-        "version": VERSION,
-        "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "finished": state.step is Step.DONE,
-        "state": state_to_dict(state),
-    }
-    _write_atomic(target, payload)
-    home_slot = sessions_dir() / HOME_SESSION
-    if target != home_slot:
-        _remember(target)
-        _retire_home_slot(home_slot, state)
-    return target
+def ago(when: datetime, now: datetime | None = None) -> str:
+    """'just now', '5 minutes ago', '3 hours ago', '2 days ago'."""
+    seconds = ((now or datetime.now(timezone.utc)) - when).total_seconds()
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            count = int(seconds // size)
+            return f"{count} {unit}{'s' if count > 1 else ''} ago"
+    return "just now"
 
 
-def load_session(path: str | os.PathLike[str]) -> WizardState:
-    """The state saved at ``path``; WizardError naming the problem and the fix otherwise."""
-    where = Path(path)
-    start_over = f"Delete it to start a new session: rm {shlex.quote(str(where))}"
-    try:
-        text = where.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise WizardError(
-            f"No saved session at {where}.", "Check the path, or start a new session."
-        ) from None
-    except OSError as error:
-        raise WizardError(f"Cannot read the saved session {where}: {error}.", start_over) from None
+# ---- helpers -----------------------------------------------------------------------------------
+
+
+def _store() -> Path:
+    return sessions_dir()
+
+
+def _parse(text: str) -> WizardState:
+    """The state in a session file's text; ValueError saying what is wrong otherwise."""
     try:
         payload = json.loads(text)
     except ValueError as error:
-        raise WizardError(
-            f"The saved session {where} is damaged (not valid JSON: {error}).", start_over
-        ) from None
+        raise ValueError(f"not valid JSON, perhaps cut short: {error}") from None
     if not isinstance(payload, dict) or payload.get("schema") != SCHEMA:
-        raise WizardError(f"{where} is not an onnx-wizard session file.", start_over)
+        raise ValueError("not an onnx-wizard session file")
     if payload.get("version") != VERSION:
-        raise WizardError(
-            f"The saved session {where} uses session format {payload.get('version')!r}; "
-            f"this onnx-wizard reads format {VERSION}.",
-            f"Resume it with the onnx-wizard version that saved it, or {start_over[0].lower()}"
-            f"{start_over[1:]}",
+        raise ValueError(
+            f"session format {payload.get('version')!r}; this onnx-wizard reads format {VERSION}"
         )
     try:
         return state_from_dict(payload["state"])
     except (KeyError, TypeError, ValueError, AttributeError) as error:
-        raise WizardError(
-            f"The saved session {where} is damaged ({type(error).__name__}: {error}).", start_over
-        ) from None
+        raise ValueError(f"damaged: {type(error).__name__}: {error}") from None
 
 
-def find_resumable(
-    output: str | os.PathLike[str] | None = None, paths: Iterable[str | os.PathLike[str]] = ()
-) -> tuple[Path, WizardState] | None:
-    """The most recently saved unfinished session among the one next to ``output``, the given
-    ``paths``, the home slot and the sessions saved next to outputs before; None if there is none.
-    Unreadable files are skipped here: loading them directly reports what is wrong."""
-    candidates = [Path(p) for p in paths]
-    if output:
-        candidates.append(default_session_path(output))
-    candidates += [sessions_dir() / HOME_SESSION, *_recent()]
-    best: tuple[float, Path, WizardState] | None = None
-    for candidate in dict.fromkeys(candidates):
-        try:
-            saved = candidate.stat().st_mtime
-            state = load_session(candidate)
-        except (OSError, WizardError):
-            continue
-        if state.step is not Step.DONE and (best is None or saved > best[0]):
-            best = (saved, candidate, state)
-    return (best[1], best[2]) if best else None
+def _info(path: Path) -> SessionInfo:
+    try:
+        text = path.read_text(encoding="utf-8")
+        state = _parse(text)
+    except OSError as error:
+        return _damaged_info(path, f"cannot be read: {error}")
+    except ValueError as error:
+        return _damaged_info(_keep_aside(path), str(error))
+    sid = path.name.removesuffix(".json")
+    saved_at = _saved_at(text, path)
+    logs = path.with_name(f"{sid}.logs")
+    run_log = str((state.facts.run or {}).get("log") or "") or _latest_log(logs)
+    return SessionInfo(
+        id=sid,
+        path=path,
+        state=state,
+        source=str(state.answers.get("source") or ""),
+        output=session_output(state),
+        status=session_status(state),
+        saved_at=saved_at,
+        size=_size(path) + _size(logs),
+        log=run_log,
+    )
 
 
-# ---- helpers -----------------------------------------------------------------------------------
+def _damaged_info(path: Path, problem: str) -> SessionInfo:
+    sid = path.name.removesuffix(BROKEN).removesuffix(".json")
+    return SessionInfo(
+        id=sid,
+        path=path,
+        state=None,
+        source="",
+        output="",
+        status="damaged",
+        saved_at=_mtime(path),
+        size=_size(path) + _size(path.with_name(f"{sid}.logs")),
+        problem=problem,
+    )
+
+
+def _saved_at(text: str, path: Path) -> datetime:
+    with contextlib.suppress(ValueError, TypeError, AttributeError):
+        stamp = datetime.fromisoformat(json.loads(text)["saved_at"])
+        return stamp if stamp.tzinfo else stamp.replace(tzinfo=timezone.utc)
+    return _mtime(path)
+
+
+def _mtime(path: Path) -> datetime:
+    try:
+        return datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
+    except OSError:
+        return datetime.fromtimestamp(0, timezone.utc)
+
+
+def _size(path: Path) -> int:
+    try:
+        if path.is_file():
+            return path.stat().st_size
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    except OSError:
+        return 0
+
+
+def _latest_log(logs: Path) -> str:
+    found = sorted(logs.glob("run-*/*.log")) if logs.is_dir() else []
+    return str(found[-1]) if found else ""
+
+
+def _entries() -> list[tuple[str, bool, float, int]]:
+    """(id, finished, last change, bytes) for each session and each log folder without one."""
+    entries = [
+        (info.id, info.finished, info.saved_at.timestamp(), info.size) for info in list_sessions()
+    ]
+    known = {sid for sid, *_ in entries}
+    for logs in _store().glob("*.logs") if _store().is_dir() else ():
+        sid = logs.name.removesuffix(".logs")
+        if sid not in known:
+            entries.append((sid, True, logs.stat().st_mtime, _size(logs)))
+    return entries
+
+
+def _remove_entry(store: Path, sid: str) -> list[Path]:
+    removed = []
+    for path in (store / f"{sid}.json", store / f"{sid}.json{BROKEN}"):
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+            removed.append(path)
+    logs = store / f"{sid}.logs"
+    if logs.is_dir():
+        shutil.rmtree(logs, ignore_errors=True)
+        removed.append(logs)
+    return removed
+
+
+def _keep_aside(path: Path) -> Path:
+    """Rename an unreadable session to ``*.broken`` (replacing an older broken copy)."""
+    aside = path.with_name(path.name + BROKEN)
+    with contextlib.suppress(OSError):
+        os.replace(path, aside)
+        return aside
+    return path
+
+
+def _keep_aside_if_unreadable(path: Path) -> None:
+    try:
+        _parse(path.read_text(encoding="utf-8"))
+    except ValueError:
+        _keep_aside(path)
+    except OSError:
+        pass  # the save that follows reports a real I/O problem
+
+
+def _remove_replaced(earlier: Path, state: WizardState) -> None:
+    """The same wizard saved elsewhere before (its output changed): drop that older copy, only
+    when it is one of ours and holds this session's model."""
+    if earlier.parent != _store() or not earlier.name.endswith(".json"):
+        return
+    try:
+        before = _parse(earlier.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    if before.answers.get("source") == state.answers.get("source"):
+        _remove_entry(_store(), earlier.name.removesuffix(".json"))
+
+
+def _retire_model_slot(target: Path, state: WizardState) -> None:
+    """Before its output was known the session was saved under its model's key: once it has an
+    output, that older copy goes, so it is not offered again after this session finished."""
+    model_slot = _store() / f"{_model_key(str(state.answers.get('source') or ''))}.json"
+    if model_slot != target:
+        _remove_replaced(model_slot, state)
+
+
+def _model_key(source: str) -> str:
+    """``model-<name>-<hash>``: the slot of a session whose output is not known yet."""
+    identity = _source_identity(source)
+    name = identity.rstrip("/").replace(":", "/").rsplit("/", 1)[-1].lower()
+    slug = re.sub(r"[^a-z0-9]+", "-", name).strip("-")[:32] or "model"
+    return f"model-{slug}-{hashlib.sha256(identity.encode()).hexdigest()[:8]}"
+
+
+def _source_identity(source: str) -> str:
+    """A model named two ways (relative and absolute folder) is the same model."""
+    text = source.strip()
+    expanded = os.path.expanduser(text)
+    if text and os.path.exists(expanded):
+        return os.path.realpath(expanded)
+    return text
+
+
+def _delete_hint(aside: Path) -> str:
+    sid = aside.name.removesuffix(BROKEN).removesuffix(".json")
+    if aside.parent == _store():
+        return f"Remove the kept copy with: onnx-wizard sessions delete {sid}"
+    return f"Remove the kept copy with: rm {aside}"
+
+
+def _fix_os() -> str:
+    return f"Check the permissions of {_store()}, or start a new session."
 
 
 def _write_atomic(target: Path, payload: Any) -> None:
@@ -192,34 +586,3 @@ def _finite(value: Any) -> Any:
     if isinstance(value, list):
         return [_finite(v) for v in value]
     return value
-
-
-def _recent() -> list[Path]:
-    try:
-        listed = json.loads((sessions_dir() / RECENT).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return []
-    return [Path(p) for p in listed if isinstance(p, str)] if isinstance(listed, list) else []
-
-
-def _remember(target: Path) -> None:
-    """List a session saved next to an output, so a resume without --output still finds it."""
-    target = target.absolute()
-    recent = _recent()
-    if recent[:1] == [target]:
-        return
-    entries = [str(p) for p in [target, *(p for p in recent if p != target)][:_RECENT_LIMIT]]
-    with contextlib.suppress(OSError):  # the index is a convenience; the session itself is saved
-        _write_atomic(sessions_dir() / RECENT, entries)
-
-
-def _retire_home_slot(home_slot: Path, state: WizardState) -> None:
-    """The home slot held this session before its output was chosen: drop that older copy so it
-    is not offered for resume after this session finished."""
-    try:
-        earlier = load_session(home_slot)
-    except WizardError:
-        return
-    if earlier.answers.get("source") == state.answers.get("source"):
-        with contextlib.suppress(OSError):
-            home_slot.unlink()

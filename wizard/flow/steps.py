@@ -40,7 +40,10 @@ class Step(str, Enum):
 
 FieldKind = Literal["text", "path", "choice", "bool", "number", "multichoice", "info"]
 Status = Literal["ready", "blocked", "running", "success", "failed", "cancelled"]
-Action = Literal["back", "next", "run", "cancel", "apply", "stop", "finish"]
+Action = Literal["back", "next", "run", "cancel", "apply", "edit", "stop", "finish", "close"]
+ActionKind = Literal["primary", "secondary", "destructive"]
+Layout = Literal["form", "run", "recover"]
+Work = Literal["checks", "inspect", "export"]
 
 
 def freeze(value: Any) -> Any:
@@ -78,6 +81,8 @@ class Facts:
       "answers": {...}}]}``; a remedy's ``answers`` are applied when the user chooses "apply".
     - ``command``: the equivalent ``optimum-cli`` command line of the current plan.
     - ``publish``: None, or ``{"status": "running"|"ok"|"failed", "detail": str}``.
+    - ``consents``: the consent keys the user said yes to (``flow.actions.consent_key``); the
+      engine refuses an action that needs one it does not hold.
     """
 
     report: Mapping[str, Any] | None = None
@@ -88,8 +93,10 @@ class Facts:
     diagnosis: Mapping[str, Any] | None = None
     command: str | None = None
     publish: Mapping[str, Any] | None = None
+    consents: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "consents", tuple(self.consents))
         # Frozen all the way down, so a caller's dict can't change a state kept in a history.
         for name in ("report", "checks", "run", "validation", "diagnosis", "publish"):
             object.__setattr__(self, name, freeze(getattr(self, name)))
@@ -111,6 +118,7 @@ class Field:
     integer: bool = False
     minimum: float | None = None
     maximum: float | None = None
+    code: bool = False  # an info value to show as code (a command, a snippet)
 
 
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")
@@ -186,11 +194,50 @@ def _labels(item: Field) -> str:
 
 
 @dataclass(frozen=True)
+class ActionView:
+    """One button of a step, decided by the engine: what it says, how it looks, when it works.
+
+    ``kind`` is primary (the step's main way forward), secondary or destructive; ``key`` the
+    keyboard hint renderers bind; ``enabled`` false comes with the ``reason``. An action whose
+    ``consent`` is non-empty runs code, installs or replaces files: the engine refuses it unless
+    the call carries ``yes=True``, and ``consent`` says in words what that yes is for. ``busy``
+    is what to show while the engine performs it.
+    """
+
+    name: Action
+    label: str
+    kind: ActionKind = "secondary"
+    key: str = ""
+    enabled: bool = True
+    reason: str = ""
+    consent: str = ""
+    busy: str = "Working..."
+
+    @property
+    def needs_consent(self) -> bool:
+        return bool(self.consent)
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table the engine formatted (sizes, figures, verdicts as text); faces only lay it out."""
+
+    name: str
+    title: str
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class StepView:
     """Everything a renderer shows for the current step; it holds no logic of its own.
 
     ``status`` is one of ready/blocked/running/success/failed/cancelled; ``actions`` lists the
     buttons to offer, in order; ``progress`` is (1-based position, number of steps on this path).
+    ``layout`` says which kind of pane to draw (a form, the live run, the recovery choice);
+    ``work`` names the long work the engine must do now (``engine.work``), None when there is
+    none; ``tables`` and ``outcome`` hold formatted results.
     """
 
     step: Step
@@ -198,13 +245,42 @@ class StepView:
     help: str
     fields: tuple[Field, ...]
     status: Status
-    actions: tuple[Action, ...]
+    actions: tuple[ActionView, ...]
     error: str | None
     progress: tuple[int, int]
+    layout: Layout = "form"
+    work: Work | None = None
+    tables: tuple[Table, ...] = ()
+    outcome: str = ""
+    outcome_tone: str = ""
 
     def field(self, name: str) -> Field:
         """The field called ``name``; KeyError if this step has none."""
         for item in self.fields:
+            if item.name == name:
+                return item
+        raise KeyError(name)
+
+    def action(self, name: str) -> ActionView | None:
+        """The offered action called ``name``, or None."""
+        return next((a for a in self.actions if a.name == name), None)
+
+    def offers(self, name: str) -> bool:
+        """Whether ``name`` is offered and enabled now."""
+        found = self.action(name)
+        return found is not None and found.enabled
+
+    @property
+    def action_names(self) -> tuple[str, ...]:
+        return tuple(a.name for a in self.actions)
+
+    @property
+    def primary(self) -> ActionView | None:
+        """The main way forward (Next, Run export, Apply and retry, Finish), if any."""
+        return next((a for a in self.actions if a.kind == "primary"), None)
+
+    def table(self, name: str) -> Table:
+        for item in self.tables:
             if item.name == name:
                 return item
         raise KeyError(name)
@@ -337,8 +413,9 @@ HELP: dict[Step, str] = {
         "Each file is run with ONNX Runtime and compared with the original PyTorch model."
     ),
     Step.RECOVER: (
-        "The wizard recognised what went wrong and suggests fixes, most likely first. Applying "
-        "one changes the plan and takes you back to review it before running again."
+        "What went wrong, in plain words, and the fixes that change the plan, most likely first. "
+        "Apply and retry changes the plan and runs the export again; Edit plan takes you to the "
+        "options; Stop ends here with your answers saved."
     ),
     Step.PUBLISH: (
         "Arrange the files the way the onnx-community models on the Hub are laid out, so "
@@ -404,7 +481,7 @@ FIELD_HELP: dict[str, str] = {
     ),
     "publish": "Arrange the files in the onnx-community layout next (and upload if you like).",
     "remedy": "The fixes that worked for this problem before, most likely first.",
-    "recovery": "Apply the fix and review the plan, or stop: your answers stay saved.",
+    "recovery": "Apply the fix and run again, edit the plan, or stop: your answers stay saved.",
     "layout": (
         "onnx/ holds model.onnx and its variants (model_quantized.onnx, model_fp16.onnx, ...); "
         "config.json (with transformers.js_config) and the tokenizer files sit at the top."

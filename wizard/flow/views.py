@@ -18,7 +18,6 @@ from onnx_wizard.flow.steps import (
     JS_DTYPES,
     ORT_PRESETS,
     TITLES,
-    Action,
     Facts,
     Field,
     FieldKind,
@@ -168,28 +167,28 @@ def _done_status(answers: Answers, facts: Facts) -> Status:
     return "success"
 
 
-def actions(step: Step, state_status: Status, can_go_back: bool) -> tuple[Action, ...]:
-    """The buttons to offer: Back where there is history, then the step's forward actions."""
-    if step is Step.DONE:
-        return ()
-    if state_status == "running" and step in (Step.RUN, Step.VALIDATE):
-        return ("cancel",)
-    forward: tuple[Action, ...]
-    if step is Step.RECOVER:
-        forward = ("stop",) if state_status == "running" else ("apply", "stop")
-    elif state_status in ("blocked", "running"):
-        forward = ()
-    else:
-        forward = {Step.REVIEW: ("run",), Step.PUBLISH: ("finish",)}.get(step, ("next",))
-    return (("back",) if can_go_back else ()) + forward
+# Help that depends on how the step stands: a line is only shown while it is true.
+STATUS_HELP: dict[tuple[Step, Status], str] = {
+    (Step.RUN, "success"): "The export finished and passed its checks.",
+    (Step.RUN, "failed"): "The export failed. The next step explains why and offers a fix.",
+    (Step.RUN, "cancelled"): (
+        "The export was cancelled and the output folder left as it was. Run it again, or go "
+        "back to change the plan; your answers stay saved."
+    ),
+    (Step.VALIDATE, "failed"): (
+        "Each file was run with ONNX Runtime and compared with the original PyTorch model; "
+        "some outputs differ by more than the tolerance. The next step offers a fix."
+    ),
+    (Step.RECOVER, "running"): "Reading the log to find out what went wrong...",
+}
 
 
 def title(step: Step) -> str:
     return TITLES[step]
 
 
-def help_text(step: Step, facts: Facts) -> str:
-    text = HELP[step]
+def help_text(step: Step, facts: Facts, state_status: Status = "ready") -> str:
+    text = STATUS_HELP.get((step, state_status), HELP[step])
     if step is Step.VALIDATE and facts.validation and facts.validation.get("summary"):
         text = f"{facts.validation['summary']}\n\n{text}"
     return text
@@ -198,8 +197,8 @@ def help_text(step: Step, facts: Facts) -> str:
 # ---- the forms, one function per step ----------------------------------------------------------
 
 
-def _info(name: str, label: str, value: Any, help: str = "") -> Field:
-    return Field(name, "info", label, help=help, value=value, default=value)
+def _info(name: str, label: str, value: Any, help: str = "", code: bool = False) -> Field:
+    return Field(name, "info", label, help=help, value=value, default=value, code=code)
 
 
 def _ask(
@@ -271,7 +270,11 @@ def _task(answers: Answers, facts: Facts) -> tuple[Field, ...]:
         names.insert(0, str(detected))
     choices = tuple((t, task_label(t)) for t in names)
     default = detected if detected in names else (names[0] if names else None)
-    return (_ask("task", "choice", "Task", choices, default, required=True),)
+    fields = [_ask("task", "choice", "Task", choices, default, required=True)]
+    reasons = [str(r) for r in info.get("task_reasons") or ()]
+    if reasons:
+        fields.append(_info("task_reasons", "Why this task", "\n".join(reasons)))
+    return tuple(fields)
 
 
 def _architecture(answers: Answers, facts: Facts) -> tuple[Field, ...]:
@@ -345,47 +348,28 @@ def _review(answers: Answers, facts: Facts) -> tuple[Field, ...]:
     fields += [
         _info("plan_export", "Export", export or "optimum's defaults"),
         _info("plan_quantization", "Variants", ", ".join(targets) or "fp32 only"),
-        _info("command", "Equivalent command", facts.command or "(prepared by the engine)"),
+        _info("command", "Equivalent command", facts.command or "(being prepared)", code=True),
     ]
     return tuple(fields)
 
 
+RUN_WORDS = {"ok": "finished", "failed": "failed", "cancelled": "cancelled"}
+
+
 def _run(answers: Answers, facts: Facts) -> tuple[Field, ...]:
     run = facts.run or {}
+    status = RUN_WORDS.get(str(run.get("status")), "running")
     return (
-        _info("run_status", "Status", run.get("status", "starting")),
+        _info("run_status", "Status", status),
         _info("run_detail", "Details", run.get("detail") or run.get("error") or ""),
     )
 
 
 def _validate(answers: Answers, facts: Facts) -> tuple[Field, ...]:
-    validation = facts.validation or {}
-    fields = [
-        _info(
-            f"result:{number}:{c.get('submodel')}/{c.get('output')}",
-            f"{c.get('submodel')}/{c.get('output')}" + _stage_suffix(c),
-            "passed" if c.get("passed") else "failed",
-            f"max |diff| {_figure(c.get('max_abs_diff'))} (tolerance {_figure(c.get('atol'))})"
-            + (f"; {c['detail']}" if c.get("detail") else ""),
-        )
-        for number, c in enumerate(validation.get("checks") or ())
-    ]
-    if validation.get("passed"):
-        fields.append(_ask("publish", "bool", "Publish", default=False))
-    return tuple(fields)
-
-
-def _figure(value: Any) -> str:
-    try:
-        return f"{float(value):.3g}"
-    except (TypeError, ValueError):
-        return str(value)  # NaN and inf arrive as strings in strict JSON
-
-
-def _stage_suffix(check: Mapping[str, Any]) -> str:
-    """Which decoding step a check ran in, when there are several (KV-cache models)."""
-    stage = str(check.get("stage") or "")
-    return f" [{stage}]" if stage and stage != "single pass" else ""
+    # The figures themselves are the view's tables (``flow.results``).
+    if (facts.validation or {}).get("passed"):
+        return (_ask("publish", "bool", "Publish", default=False),)
+    return ()
 
 
 def _recover(answers: Answers, facts: Facts) -> tuple[Field, ...]:
@@ -398,8 +382,6 @@ def _recover(answers: Answers, facts: Facts) -> tuple[Field, ...]:
     if remedies:
         choices = tuple((i, str(r.get("label", f"Fix {i + 1}"))) for i, r in enumerate(remedies))
         fields.append(_ask("remedy", "choice", "Fix", choices, 0, required=True))
-    recovery = (("apply", "Apply and review the plan again"), ("stop", "Stop here"))
-    fields.append(_ask("recovery", "choice", "Next", recovery, "apply", required=True))
     return tuple(fields)
 
 
@@ -412,13 +394,19 @@ def _publish(answers: Answers, facts: Facts) -> tuple[Field, ...]:
 
 
 def _done(answers: Answers, facts: Facts) -> tuple[Field, ...]:
+    from onnx_wizard.flow.results import snippets
+
     publish = facts.publish or {}
     fields = [
         _info("done_output", "Output", answers.get("output")),
-        _info("done_command", "Equivalent command", facts.command or ""),
+        _info("done_command", "Equivalent command", facts.command or "", code=True),
     ]
     if answers.get("publish"):
         fields.append(_info("published", "Publish", publish.get("detail") or publish.get("status")))
+    if (facts.validation or {}).get("passed"):
+        code = snippets(answers, facts)
+        fields.append(_info("load_python", "Load in Python", code["python"], code=True))
+        fields.append(_info("load_js", "Load in Transformers.js", code["js"], code=True))
     return tuple(fields)
 
 

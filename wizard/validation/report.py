@@ -200,8 +200,9 @@ class ValidationReport:
         worst = max(self.checks, key=lambda c: _sort_key(c.max_abs_diff))
         outputs = f"{len(self.checks)} output" + ("s" if len(self.checks) != 1 else "")
         return (
-            f"Validation passed: {outputs} within atol {self.atol:.3g}; largest "
-            f"diff {worst.max_abs_diff:.3g} ({worst.submodel}/{worst.output}){skipped}"
+            f"Validation passed: {outputs}, each within its tolerance; largest diff "
+            f"{worst.max_abs_diff:.3g} ({worst.submodel}/{worst.output}, tolerance "
+            f"{worst.atol:.3g}){skipped}"
         )
 
     def render_text(self) -> str:

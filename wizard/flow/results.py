@@ -1,0 +1,185 @@
+"""The results every face shows, formatted once: file and validation tables, outcomes, snippets.
+
+Pure functions of answers and facts. Sizes, figures and verdicts become text here, so the terminal
+app, the notebook and ``demo`` print the same words and numbers; a face only lays the cells out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from onnx_wizard.flow.steps import Facts, Step, Table
+from onnx_wizard.planning.memory import format_size
+
+Answers = Mapping[str, Any]
+
+# The optimum ORTModel class and the Transformers.js pipeline for each export task.
+ORT_CLASSES: dict[str, str] = {
+    "feature-extraction": "ORTModelForFeatureExtraction",
+    "sentence-similarity": "ORTModelForFeatureExtraction",
+    "text-classification": "ORTModelForSequenceClassification",
+    "token-classification": "ORTModelForTokenClassification",
+    "question-answering": "ORTModelForQuestionAnswering",
+    "fill-mask": "ORTModelForMaskedLM",
+    "multiple-choice": "ORTModelForMultipleChoice",
+    "text-generation": "ORTModelForCausalLM",
+    "text2text-generation": "ORTModelForSeq2SeqLM",
+    "automatic-speech-recognition": "ORTModelForSpeechSeq2Seq",
+    "image-classification": "ORTModelForImageClassification",
+    "audio-classification": "ORTModelForAudioClassification",
+    "image-to-text": "ORTModelForVision2Seq",
+    "semantic-segmentation": "ORTModelForSemanticSegmentation",
+}
+JS_PIPELINES: dict[str, str] = {
+    "sentence-similarity": "feature-extraction",
+    "text2text-generation": "text2text-generation",
+}
+
+
+def base_task(task: Any) -> str:
+    return str(task or "").removesuffix("-with-past")
+
+
+def file_rows(facts: Facts) -> list[dict[str, Any]]:
+    """One row per ONNX file of the last run: size and its validation figures.
+
+    Rows: ``{"file", "variant", "bytes", "max_abs_diff", "atol", "passed"}``; an external-data
+    file counts towards its graph's size.
+    """
+    run: Mapping[str, Any] = facts.run or {}
+    checks = list((facts.validation or {}).get("checks") or ())
+    sizes: dict[str, int] = {}
+    for item in run.get("files") or ():
+        name = str(item.get("name"))
+        if name.endswith(".onnx"):
+            sizes[name] = sizes.get(name, 0) + int(item.get("bytes") or 0)
+        elif name.endswith(".onnx_data"):
+            graph = name.removesuffix("_data")
+            sizes[graph] = sizes.get(graph, 0) + int(item.get("bytes") or 0)
+    rows: list[dict[str, Any]] = []
+    for name in sorted(sizes):
+        submodel = name.rsplit("/", 1)[-1].removesuffix(".onnx")
+        mine = [c for c in checks if c.get("submodel") == submodel]
+        diffs = [float(c["max_abs_diff"]) for c in mine if _is_number(c.get("max_abs_diff"))]
+        tolerances = [float(c["atol"]) for c in mine if _is_number(c.get("atol"))]
+        rows.append(
+            {
+                "file": name,
+                "variant": "fp32",
+                "bytes": sizes[name],
+                "max_abs_diff": max(diffs) if diffs else None,
+                "atol": min(tolerances) if tolerances else None,
+                "passed": all(bool(c.get("passed")) for c in mine) if mine else None,
+            }
+        )
+    return rows
+
+
+def figure(value: Any) -> str:
+    """A difference or tolerance as people read it: three significant digits, '-' when absent."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"{value:.3g}"
+    return "-" if value is None else str(value)  # NaN and inf arrive as strings in strict JSON
+
+
+def verdict(passed: Any) -> str:
+    return "not checked" if passed is None else ("passed" if passed else "FAILED")
+
+
+def files_table(facts: Facts) -> Table:
+    rows = tuple(
+        (
+            str(r["file"]),
+            format_size(r["bytes"]),
+            str(r["variant"]),
+            figure(r["max_abs_diff"]),
+            verdict(r["passed"]),
+        )
+        for r in file_rows(facts)
+    )
+    return Table("files", "Files", ("File", "Size", "Variant", "Max |diff|", "Result"), rows)
+
+
+def checks_table(facts: Facts) -> Table:
+    """Every output that was compared with PyTorch, in which decoding step, and its figures."""
+    validation = facts.validation or {}
+    rows = tuple(
+        (
+            f"{c.get('submodel')}/{c.get('output')}",
+            str(c.get("stage") or "single pass"),
+            figure(c.get("max_abs_diff")),
+            figure(c.get("atol")),
+            verdict(c.get("passed")),
+        )
+        for c in validation.get("checks") or ()
+    )
+    skipped = [str(n) for n in validation.get("not_validated") or ()]
+    note = ("Not validated: " + ", ".join(skipped)) if skipped else ""
+    columns = ("Output", "Decoding step", "Max |diff|", "Tolerance", "Result")
+    return Table("checks", "Checks against PyTorch", columns, rows, note)
+
+
+def tables(step: Step, answers: Answers, facts: Facts) -> tuple[Table, ...]:
+    if step in (Step.VALIDATE, Step.DONE) and facts.validation is not None:
+        return (files_table(facts), checks_table(facts))
+    return ()
+
+
+def outcome(step: Step, answers: Answers, facts: Facts) -> tuple[str, str]:
+    """(sentence, tone) saying how the last run ended, for the steps that show it."""
+    run: Mapping[str, Any] = facts.run or {}
+    status = run.get("status")
+    log = f" The log: {run['log']}" if run.get("log") else ""
+    if step is Step.RUN:
+        if status == "ok":
+            return f"Export finished: the files are in {answers.get('output')}.", "good"
+        if status == "cancelled":
+            return "Cancelled. The output folder was not touched.", "warn"
+        if status == "failed":
+            return f"The export failed. {run.get('detail') or ''}".strip() + log, "bad"
+    if step is Step.RECOVER and status == "failed":
+        return f"The export failed. {run.get('detail') or ''}".strip() + log, "bad"
+    if step is Step.RECOVER and (facts.validation or {}).get("passed") is False:
+        return str((facts.validation or {}).get("summary") or "Validation failed."), "bad"
+    if step is Step.DONE:
+        return done_summary(answers, facts)
+    return "", ""
+
+
+def done_summary(answers: Answers, facts: Facts) -> tuple[str, str]:
+    validation = facts.validation or {}
+    output = answers.get("output")
+    if not validation.get("passed"):
+        return (
+            f"Stopped without a validated export; {output} was left as it was. Your answers "
+            "are saved: start the wizard again to resume.",
+            "bad",
+        )
+    count = len(file_rows(facts))
+    files = f"{count} ONNX file" + ("s" if count != 1 else "")
+    return f"{files} in {output}, validated against PyTorch. {validation.get('summary')}", "good"
+
+
+def snippets(answers: Answers, facts: Facts) -> dict[str, str]:
+    """Code to load the finished export: Python (optimum's ORTModel) and Transformers.js."""
+    task = base_task(answers.get("task") or (facts.report or {}).get("task"))
+    output = str(answers.get("output") or ".")
+    ort_class = ORT_CLASSES.get(task)
+    python = (
+        f"from optimum.onnxruntime import {ort_class}\n"
+        f"model = {ort_class}.from_pretrained({output!r})"
+        if ort_class
+        else "import onnxruntime\n"
+        f"session = onnxruntime.InferenceSession({output!r} + '/model.onnx')"
+    )
+    pipeline = JS_PIPELINES.get(task, task)
+    js = (
+        "import { pipeline } from '@huggingface/transformers';\n"
+        f"const run = await pipeline('{pipeline}', 'your-name/model-ONNX', {{ dtype: 'fp32' }});"
+    )
+    return {"python": python, "js": js}
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
