@@ -1,4 +1,6 @@
-"""Tests of saved sessions: round trip, valid JSON, atomic writes, and resuming after a SIGKILL."""
+"""Tests of saved sessions: round trip, valid JSON, atomic writes, and resuming after a SIGKILL.
+
+Where sessions live, the resume offer, listing and pruning: tests/test_session_store.py."""
 
 from __future__ import annotations
 
@@ -14,16 +16,9 @@ from typing import Any
 
 import pytest
 
-from onnx_wizard.errors import WizardError
 from onnx_wizard.flow import machine, session
 from onnx_wizard.flow.machine import Step, WizardState
-from onnx_wizard.flow.session import (
-    default_session_path,
-    find_resumable,
-    load_session,
-    save_session,
-)
-from onnx_wizard.paths import sessions_dir
+from onnx_wizard.flow.session import load_session, save_session
 
 REPORT = {
     "model_type": "t5",
@@ -174,78 +169,3 @@ def test_resume_after_the_process_is_killed(tmp_path: Path, mode: str) -> None:
     # A kill mid-write may leave the child's temporary file; the next save sweeps it away.
     save_session(loaded, path)
     assert sorted(p.name for p in path.parent.iterdir()) == ["killed.json"]
-
-
-def test_default_path_is_next_to_the_output_never_inside(tmp_path: Path) -> None:
-    output = tmp_path / "exports" / "bert-onnx"
-    path = default_session_path(str(output))
-    assert path == tmp_path / "exports" / ".bert-onnx.onnx-wizard-session.json"
-    assert default_session_path(str(output) + "/") == path
-    assert output not in path.parents
-    assert default_session_path(None) == sessions_dir() / "session.json"
-    assert default_session_path("") == sessions_dir() / "session.json"
-
-
-def test_saving_without_a_path_uses_the_output_and_keeps_it_clean(tmp_path: Path) -> None:
-    output = tmp_path / "out" / "model-onnx"
-    saved = save_session(busy_state(output=str(output)))
-    assert saved == default_session_path(str(output))
-    assert not output.exists()  # the output folder stays untouched until an export succeeds
-    assert load_session(saved).answers["output"] == str(output)
-
-
-@pytest.mark.parametrize(
-    ("content", "problem"),
-    [
-        ('{"schema": "onnx-wizard-session", "vers', "not valid JSON"),
-        ("[1, 2]", "not an onnx-wizard session"),
-        ('{"schema": "onnx-wizard-session", "version": 99, "state": {}}', "format 99"),
-        ('{"schema": "onnx-wizard-session", "version": 1, "state": {"step": "nap"}}', "damaged"),
-        (
-            '{"schema": "onnx-wizard-session", "version": 1, '
-            '"state": {"step": "source", "answers": {"colour": 1}}}',
-            "damaged",
-        ),
-    ],
-)
-def test_bad_files_raise_wizard_error_with_a_fix(
-    tmp_path: Path, content: str, problem: str
-) -> None:
-    path = tmp_path / "bad.json"
-    path.write_text(content, encoding="utf-8")
-    with pytest.raises(WizardError, match=problem) as caught:
-        load_session(path)
-    assert str(path) in caught.value.fix and "rm" in caught.value.fix
-
-
-def test_missing_file_raises_wizard_error(tmp_path: Path) -> None:
-    with pytest.raises(WizardError, match="No saved session"):
-        load_session(tmp_path / "nothing.json")
-
-
-def test_find_resumable_picks_the_latest_unfinished_session(tmp_path: Path) -> None:
-    assert find_resumable() is None
-    first = save_session(machine.start({"source": "a"}))  # the home slot
-    assert find_resumable() == (first, machine.start({"source": "a"}))
-    later = busy_state(output=str(tmp_path / "b-onnx"))
-    second = save_session(later)
-    os.utime(first, (time.time() - 100, time.time() - 100))
-    # found through the index of sessions saved next to outputs, without naming the output
-    assert find_resumable() == (second, later)
-    finished = WizardState(Step.DONE, later.answers, later.facts, (*later.history, later.step))
-    save_session(finished)
-    assert find_resumable() == (first, machine.start({"source": "a"}))
-    broken = tmp_path / "broken.json"
-    broken.write_text("{", encoding="utf-8")
-    assert find_resumable(paths=[broken]) == (first, machine.start({"source": "a"}))
-
-
-def test_choosing_an_output_retires_the_home_copy_of_the_same_session(tmp_path: Path) -> None:
-    early = machine.start({"source": "sample:t5"})
-    home_copy = save_session(early)
-    assert home_copy == sessions_dir() / "session.json"
-    moved = save_session(machine.answer(early, "output", str(tmp_path / "t5-onnx")))
-    assert moved.parent == tmp_path and not home_copy.exists()
-    other = save_session(machine.start({"source": "another"}))
-    save_session(busy_state(output=str(tmp_path / "t5b-onnx")))
-    assert other.exists()  # a different model's session is left alone
