@@ -8,7 +8,23 @@ onnxruntime) are imported lazily, only inside the step or child process that nee
 
 from __future__ import annotations
 
+from typing import Any
+
 __version__ = "0.1.0"
+__all__ = ["ExportFailed", "ExportResult", "export"]
+
+
+def __getattr__(name: str) -> Any:
+    """``onnx_wizard.export`` and its result types, imported on first use (still light)."""
+    if name in ("export", "ExportFailed"):
+        from onnx_wizard import api
+
+        return getattr(api, name)
+    if name == "ExportResult":
+        from onnx_wizard.result import ExportResult
+
+        return ExportResult
+    raise AttributeError(f"module 'onnx_wizard' has no attribute {name!r}")
 
 
 def load_ipython_extension(ipython: object) -> None:

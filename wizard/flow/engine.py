@@ -23,6 +23,7 @@ from onnx_wizard.flow.results import file_rows
 from onnx_wizard.flow.steps import ANSWER_STEPS, Step, WizardState
 from onnx_wizard.planning.answers import plan_from_answers
 from onnx_wizard.planning.plan import ExportPlan
+from onnx_wizard.result import ExportResult
 
 
 def inspect_source(state: WizardState) -> WizardState:
@@ -388,3 +389,14 @@ def back_to(state: WizardState, target: Step) -> WizardState:
 def results(state: WizardState) -> list[dict[str, Any]]:
     """One row per ONNX file of the last run (``flow.results.file_rows``)."""
     return file_rows(state.facts)
+
+
+def result(state: WizardState) -> ExportResult | None:
+    """The finished export as an :class:`~onnx_wizard.result.ExportResult`, once it passed."""
+    facts = state.facts
+    if not (facts.validation or {}).get("passed") or not facts.run:
+        return None
+    plan = current_plan(state)
+    return ExportResult.from_run(
+        plan.output, plan.task or "", facts.run, facts.validation, facts.command or ""
+    )

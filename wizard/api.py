@@ -1,0 +1,91 @@
+"""The Python API for scripts and notebooks: ``onnx_wizard.export(model, output, **plan)``.
+
+The same engine and child process as ``onnx-wizard export``: inspection, the plan, the export in
+a child process, validation against PyTorch and (with ``auto_fix``) the safe remedies.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from onnx_wizard.errors import WizardError
+from onnx_wizard.result import ExportResult
+
+
+class ExportFailed(WizardError):
+    """The export did not produce a validated result; ``outcome`` holds every attempt."""
+
+    def __init__(self, problem: str, fix: str, outcome: Any = None) -> None:
+        super().__init__(problem, fix)
+        self.outcome = outcome
+
+
+def plan_options(**options: Any) -> argparse.Namespace:
+    """The CLI's plan flags as a namespace, with ``options`` set; TypeError for unknown names."""
+    from onnx_wizard.planning.plan import add_plan_arguments
+
+    parser = argparse.ArgumentParser(add_help=False)
+    add_plan_arguments(parser)
+    namespace = parser.parse_args([])
+    for name, value in options.items():
+        if not hasattr(namespace, name):
+            known = ", ".join(sorted(vars(namespace)))
+            raise TypeError(f"export() got an unknown option {name!r}; known: {known}")
+        setattr(namespace, name, value)
+    return namespace
+
+
+def export(
+    model: str,
+    output: str | Path,
+    *,
+    overwrite: bool = False,
+    auto_fix: bool = False,
+    on_event: Callable[[dict[str, Any]], None] | None = None,
+    **options: Any,
+) -> ExportResult:
+    """Export ``model`` (a folder, Hub id or ``sample:NAME``) to ``output`` and validate it.
+
+    ``options`` are the plan's decisions under the CLI's names (``task``, ``opset``, ``device``,
+    ``dtype``, ``optimize``, ``atol``, ``batch_size``, ``sequence_length``, ``monolith``,
+    ``no_post_process``, ...). Returns the validated :class:`ExportResult`; raises
+    :class:`ExportFailed` (with the diagnosis in its message) when no attempt passed.
+    """
+    from onnx_wizard.planning.answers import plan_for_model
+    from onnx_wizard.planning.memory import default_limit
+    from onnx_wizard.runner.attempts import export_with_recovery
+    from onnx_wizard.runner.process import log_dir_for
+
+    namespace = plan_options(**options)
+    plan, report = plan_for_model(model, str(output), namespace, overwrite=overwrite)
+    facts = report.to_dict()
+    outcome = export_with_recovery(
+        plan,
+        report=facts,
+        log_dir=log_dir_for(Path(plan.output)),
+        auto_fix=auto_fix,
+        memory_limit=default_limit(),
+        on_event=on_event,
+    )
+    summary = outcome.to_dict()
+    validation = summary.get("validation") or {}
+    if outcome.status != "ok" or not validation.get("passed"):
+        final = outcome.final
+        diagnoses = list(final.diagnoses) if final else []
+        cause = f" Likely cause: {diagnoses[0]['title']}." if diagnoses else ""
+        log = f" The log: {final.outcome.log_path}" if final else ""
+        raise ExportFailed(
+            f"The export of {model} did not pass: {outcome.reason or 'validation failed'}.{cause}",
+            "Run `onnx-wizard doctor` on the log, or try auto_fix=True." + log,
+            outcome,
+        )
+    from onnx_wizard.validation.report import ValidationReport
+
+    validation = {**validation, "summary": ValidationReport.from_dict(dict(validation)).summary()}
+    final = outcome.final
+    run = {"files": summary.get("files") or [], "log": final.outcome.log_path if final else ""}
+    task = str(final.plan.task if final else plan.task)
+    return ExportResult.from_run(plan.output, task, run, validation, summary.get("command") or "")
