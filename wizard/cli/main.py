@@ -59,6 +59,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_export_arguments(export)
 
+    publish = commands.add_parser(
+        "publish", help="publish an export to the Hub in the onnx-community layout, with a card"
+    )
+    from onnx_wizard.cli.publish import add_publish_arguments
+
+    add_publish_arguments(publish)
+
     doctor = commands.add_parser("doctor", help="explain a failed export's log and how to fix it")
     doctor.add_argument("logfile", nargs="?", metavar="LOGFILE", help="the log, or - for stdin")
     doctor.add_argument("--json", action="store_true", help="print one JSON object")
@@ -115,6 +122,12 @@ def cmd_export(args: argparse.Namespace) -> int:
     return run_export(args)
 
 
+def cmd_publish(args: argparse.Namespace) -> int:
+    from onnx_wizard.cli.publish import cmd_publish as run
+
+    return run(args)
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     from onnx_wizard.cli.doctor import cmd_doctor as run
 
@@ -142,6 +155,7 @@ COMMANDS: dict[str | None, Callable[[argparse.Namespace], int]] = {
     "inspect": cmd_inspect,
     "plan": cmd_plan,
     "export": cmd_export,
+    "publish": cmd_publish,
     "doctor": cmd_doctor,
     "demo": cmd_demo,
 }
