@@ -13,6 +13,7 @@ Public API::
     save_session(state, path=None, *, replaces=None) -> Path
     load_session(id_or_path) -> WizardState          # SessionDamaged / WizardError with a fix
     find_resumable(source=None, output=None) -> SessionInfo | None
+    find_by_id(id) -> SessionInfo                    # for `sessions resume ID`
     list_sessions() -> list[SessionInfo]              # newest first, damaged ones included
     delete_session(id) / delete_finished() / prune_sessions(...)
     session_id(state) / session_status(state) / state_to_dict / state_from_dict
@@ -272,6 +273,19 @@ def list_sessions() -> list[SessionInfo]:
     for path in sorted(store.glob(f"*.json{BROKEN}")):
         found.append(_damaged_info(path, "kept aside: it could not be read"))
     return sorted(found, key=lambda info: info.saved_at, reverse=True)
+
+
+def find_by_id(session: str) -> SessionInfo:
+    """The listed session with this id (or unique id prefix), damaged ones included;
+    WizardError naming the fix when there is none."""
+    where = session_path(session)
+    wanted = where.name.removesuffix(BROKEN).removesuffix(".json")
+    for info in list_sessions():
+        if info.id == wanted:
+            return info
+    raise WizardError(
+        f"No saved session {session!r}.", "List the saved sessions with: onnx-wizard sessions"
+    )
 
 
 def delete_session(session: str) -> list[Path]:

@@ -1,0 +1,166 @@
+"""``onnx-wizard sessions``: list the saved wizard sessions, say how to resume one, delete them."""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import sys
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+from onnx_wizard.errors import WizardError
+
+if TYPE_CHECKING:
+    from onnx_wizard.flow.steps import WizardState
+
+Launcher = Callable[["WizardState | None"], int]
+
+COLUMNS = ("ID", "MODEL", "OUTPUT", "STEP", "STATUS", "SAVED", "SIZE")
+_WIDEST = 44  # a longer model or output is cut in the middle, so its start and end both show
+
+
+def add_sessions_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    actions = parser.add_subparsers(dest="sessions_action", metavar="ACTION")
+    resume = actions.add_parser("resume", help="show a session and how to resume it")
+    resume.add_argument("session_id", metavar="ID", help="a session id (or its first letters)")
+    delete = actions.add_parser("delete", help="delete a session, or every finished one")
+    which = delete.add_mutually_exclusive_group(required=True)
+    which.add_argument("session_id", nargs="?", metavar="ID", help="the session to delete")
+    which.add_argument("--finished", action="store_true", help="delete every finished session")
+
+
+def cmd_sessions(args: argparse.Namespace) -> int:
+    action = getattr(args, "sessions_action", None)
+    if action == "resume":
+        return resume(args.session_id)
+    if action == "delete":
+        return delete(args.session_id, finished=args.finished)
+    return show_list(as_json=args.json)
+
+
+def show_list(*, as_json: bool = False) -> int:
+    from onnx_wizard.flow.session import list_sessions
+    from onnx_wizard.paths import sessions_dir
+
+    sessions = list_sessions()
+    if as_json:
+        payload = {"folder": str(sessions_dir()), "sessions": [s.to_dict() for s in sessions]}
+        print(json.dumps(payload, indent=2))
+        return 0
+    if not sessions:
+        print(f"No saved sessions (they are kept in {sessions_dir()}).")
+        return 0
+    now = datetime.now(timezone.utc)
+    from onnx_wizard.flow.session import ago
+    from onnx_wizard.planning.memory import format_size
+
+    rows: list[tuple[str, ...]] = [
+        (
+            s.id,
+            _cut(s.source or "-"),
+            _cut(s.output or "-"),
+            s.title or "-",
+            s.status,
+            ago(s.saved_at, now),
+            format_size(s.size),
+        )
+        for s in sessions
+    ]
+    print(_table(rows))
+    damaged = [s for s in sessions if s.status == "damaged"]
+    for s in damaged:
+        print(f"\n{s.id}: {s.problem}. Delete it with: onnx-wizard sessions delete {s.id}")
+    print(f"\n{len(sessions)} session(s) in {sessions_dir()}.")
+    print("Resume one: onnx-wizard sessions resume ID    Delete: onnx-wizard sessions delete ID")
+    return 0
+
+
+def resume(session: str) -> int:
+    """Check the session can be resumed and print how; a finished or damaged one is an error."""
+    from onnx_wizard.flow.session import find_by_id
+
+    info = find_by_id(session)
+    if info.state is None:
+        raise WizardError(
+            f"The session {info.id} is damaged ({info.problem}) and cannot be resumed.",
+            f"Start a new session with: onnx-wizard    and delete this one with: "
+            f"onnx-wizard sessions delete {info.id}",
+        )
+    if info.finished:
+        done = "its export passed" if info.status == "exported" else "it was stopped"
+        raise WizardError(
+            f"The session {info.id} is finished ({done}): there is nothing to resume.",
+            f"Its files are in {info.output}. Start a new export with: "
+            f"onnx-wizard --model {info.source} --output {info.output}",
+        )
+    print(f"Session {info.id}: {info.source} -> {info.output}")
+    print(f"Stopped at '{info.title}' ({info.status}), saved {info.saved_at:%Y-%m-%d %H:%M} UTC.")
+    if info.log:
+        print(f"Last run log: {info.log}")
+    print(f"\nResume it in the terminal app:\n  onnx-wizard --resume {info.id}")
+    return 0
+
+
+def open_session(session: str, *, launch: Launcher | None = None) -> int:
+    """``onnx-wizard --resume ID``: the terminal app on that session. A damaged session gives a
+    clear note and a fresh wizard (the file is kept aside); an unknown id is an error."""
+    from onnx_wizard.flow.session import SessionDamaged, load_session
+
+    state: WizardState | None
+    try:
+        state = load_session(session)
+    except SessionDamaged as error:
+        print(f"note: {error.problem}\n  {error.fix}", file=sys.stderr)
+        state = None
+    return (launch or _terminal_app)(state)
+
+
+def _terminal_app(state: WizardState | None) -> int:
+    try:
+        from onnx_wizard.widgets.tui import run_app
+    except ImportError:
+        raise WizardError(
+            "The terminal app is not installed, so a session cannot be resumed here.",
+            'Install it with: pip install "textual>=0.80"',
+        ) from None
+    if state is None:
+        return run_app()
+    if "state" not in inspect.signature(run_app).parameters:  # until the app takes a state
+        raise WizardError(
+            "This terminal app cannot open a saved session yet.",
+            "Start it with the same model and output instead: onnx-wizard --model M --output O",
+        )
+    return run_app(state=state)  # type: ignore[call-arg, unused-ignore]
+
+
+def delete(session: str | None, *, finished: bool) -> int:
+    from onnx_wizard.flow.session import delete_finished, delete_session
+
+    if finished:
+        gone = delete_finished()
+        print(f"Deleted {len(gone)} finished session(s){': ' if gone else '.'}{', '.join(gone)}")
+        return 0
+    assert session is not None  # argparse requires one of the two
+    removed = delete_session(session)
+    print(f"Deleted session {session}: {', '.join(str(p) for p in removed)}")
+    return 0
+
+
+def _cut(text: str) -> str:
+    if len(text) <= _WIDEST:
+        return text
+    half = (_WIDEST - 1) // 2
+    return f"{text[:half]}…{text[-(_WIDEST - 1 - half) :]}"
+
+
+def _table(rows: list[tuple[str, ...]]) -> str:
+    widths = [max(len(str(row[i])) for row in [COLUMNS, *rows]) for i in range(len(COLUMNS))]
+    lines = []
+    for row in [COLUMNS, *rows]:
+        cells = [str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)]
+        cells[-1] = str(row[-1]).rjust(widths[-1])  # sizes line up on their units
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
