@@ -32,6 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     parser.add_argument("--model", help="pre-fill the wizard's model (interactive mode)")
     parser.add_argument("--output", help="pre-fill the wizard's output folder (interactive mode)")
+    parser.add_argument(
+        "--resume", metavar="ID", help="continue a saved session (see: onnx-wizard sessions)"
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     check = commands.add_parser("check", help="check Python, packages, GPU, memory and Hub login")
@@ -76,6 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--output", dest="demo_output", help="output folder (default: a temp folder)")
     demo.add_argument("--json", action="store_true", help="print one JSON object")
+
+    sessions = commands.add_parser("sessions", help="list, resume or delete saved wizard sessions")
+    from onnx_wizard.cli.sessions import add_sessions_arguments
+
+    add_sessions_arguments(sessions)
     return parser
 
 
@@ -140,7 +148,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(args.sample, args.demo_output, as_json=args.json)
 
 
+def cmd_sessions(args: argparse.Namespace) -> int:
+    from onnx_wizard.cli.sessions import cmd_sessions as run
+
+    return run(args)
+
+
 def cmd_interactive(args: argparse.Namespace) -> int:
+    if args.resume:
+        from onnx_wizard.cli.sessions import open_session
+
+        return open_session(args.resume)
     try:
         from onnx_wizard.widgets.tui import run_app
     except ImportError:
@@ -158,6 +176,7 @@ COMMANDS: dict[str | None, Callable[[argparse.Namespace], int]] = {
     "publish": cmd_publish,
     "doctor": cmd_doctor,
     "demo": cmd_demo,
+    "sessions": cmd_sessions,
 }
 
 
