@@ -9,7 +9,6 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from onnx_wizard import __version__
 from onnx_wizard.planning.memory import format_size
 from onnx_wizard.publish.layout import StagedLayout
 from onnx_wizard.publish.provenance import Provenance
@@ -48,6 +47,17 @@ EXAMPLE_INPUTS = {
     "resolve/main/jfk.wav'",
 }
 WEBGPU_DTYPES = {"fp16", "q4", "q4f16"}
+
+
+def _version() -> str:
+    # Not `from onnx_wizard import __version__`: importing the root package would tie this
+    # service to every layer above it (the import-linter layers contract).
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("onnx-wizard")
+    except PackageNotFoundError:
+        return "(unknown version)"
 
 
 def pipeline_tag(task: str | None) -> str | None:
@@ -122,7 +132,7 @@ def _what(prov: Provenance, config: dict[str, Any], tag: str | None) -> list[str
     arch = ", ".join(config.get("architectures") or []) or config.get("model_type") or "unknown"
     lines = [
         f"ONNX weights of {source} for [Transformers.js](https://huggingface.co/docs/"
-        f"transformers.js), converted with onnx-wizard {__version__}.",
+        f"transformers.js), converted with onnx-wizard {_version()}.",
         "",
         f"- Architecture: {arch} (model type `{config.get('model_type', 'unknown')}`)",
     ]
