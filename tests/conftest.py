@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,8 +13,19 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-# Sample models take seconds to build; one shared folder per test run keeps that cost once.
-SHARED_HOME = Path(os.environ.get("ONNX_WIZARD_TEST_HOME", "/tmp/onnx-wizard-test-home"))
+# Sample models take seconds to build; one shared folder per test run keeps that cost once. It
+# is made fresh for each run (never a fixed /tmp path another run or user could share) and
+# removed at the end; ONNX_WIZARD_TEST_HOME names a folder to reuse instead (kept). Exported in
+# the environment so a second import of this module, and child processes, see the same folder.
+_OWN_HOME = "ONNX_WIZARD_TEST_HOME" not in os.environ
+if _OWN_HOME:
+    os.environ["ONNX_WIZARD_TEST_HOME"] = tempfile.mkdtemp(prefix="onnx-wizard-test-home-")
+SHARED_HOME = Path(os.environ["ONNX_WIZARD_TEST_HOME"])
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _OWN_HOME:
+        shutil.rmtree(SHARED_HOME, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)

@@ -10,6 +10,7 @@ import json
 import tempfile
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 from onnx_wizard.flow import engine, machine
 from onnx_wizard.flow.steps import Step, StepView, WizardState
@@ -65,7 +66,11 @@ def run_demo(sample: str, output: str | None, *, as_json: bool = False) -> int:
             f"Use one of: {', '.join(SAMPLES)}.",
         )
     # A fresh folder each run, so a second demo never meets the first one's files.
-    target = output or str(Path(tempfile.mkdtemp(prefix="onnx-wizard-demo-")) / sample)
+    # The folder is only named here, not made: the demo stops at the reviewed plan, and a
+    # folder made "just in case" would stay behind empty after every demo.
+    target = output or str(
+        Path(tempfile.gettempdir()) / f"onnx-wizard-demo-{uuid4().hex[:8]}" / sample
+    )
     if not as_json:
         print(f"onnx-wizard demo: sample:{sample}, a {SAMPLES[sample].description}.")
         print("The sample has RANDOM weights: it is for trying the tool, not for real use.\n")

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import signal
 import sys
 import textwrap
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from onnx_wizard.errors import WizardError
 from onnx_wizard.planning.answers import plan_for_model
-from onnx_wizard.planning.memory import default_limit, format_size, parse_size, preflight_warning
+from onnx_wizard.planning.memory import default_limit, format_size, parse_size
+from onnx_wizard.planning.output import refuse_protected
+from onnx_wizard.planning.preflight import blocking, preflight, render_findings
 from onnx_wizard.runner.attempts import ExportResult, export_with_recovery
 from onnx_wizard.runner.process import Event, ExportRun, log_dir_for
 
@@ -32,6 +37,23 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("related-config", "torchscript", "dynamo"),
         help="for a model type optimum cannot export: export with a related model's ONNX config, "
         "or directly with torch.onnx (TorchScript or dynamo); --auto-fix picks the first offer",
+    )
+    parser.add_argument(
+        "--timeout",
+        metavar="SECONDS",
+        type=float,
+        help="stop the run (every attempt included) after this many seconds",
+    )
+    parser.add_argument(
+        "--tokenizer",
+        metavar="ID_OR_PATH",
+        help="the tokenizer to validate with, when the model folder has none of its own "
+        "(default: the model's; without one, validation uses generated inputs)",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="run even when the pre-flight check says the export cannot succeed here",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
 
@@ -65,19 +87,38 @@ class ProgressPrinter:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    # SIGTERM at any stage (building a sample, inspecting, exporting) cancels like Ctrl-C does.
+    with terminate_as_interrupt():
+        return _export(args)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from onnx_wizard.runner.leftovers import sweep_leftovers
+
+    sweep_leftovers()  # staging folders of wizards that died, wherever they wrote
     plan, report = plan_for_model(
         args.model, args.output, args, overwrite=args.overwrite, allow_unsupported=True
     )
     facts = report.to_dict()
+    if facts.get("source_kind") != "hub":
+        refuse_protected(plan.output, source=facts.get("path"))
     fallback = choose_fallback(facts, args.route, auto=args.auto_fix)
     limit = parse_size(args.max_memory) if args.max_memory else default_limit()
-    warning = preflight_warning(facts.get("ram_estimate_bytes"), limit)
-    if warning:
-        print(f"warning: {warning}", file=sys.stderr)
+    if args.timeout is not None and args.timeout <= 0:
+        raise WizardError(
+            f"--timeout {args.timeout:g} is not a positive number of seconds.", "Try --timeout 600"
+        )
+    check_preflight(facts, plan, limit, force=args.force)
     output = Path(plan.output)
     printer = ProgressPrinter()
     runs: list[ExportRun] = []
     holder: dict[str, Any] = {}
+    interrupted = threading.Event()
+
+    def on_run(run: ExportRun) -> None:
+        runs.append(run)
+        if interrupted.is_set():  # Ctrl-C came before this attempt started: it never runs
+            run.cancel()
 
     def work() -> None:
         try:
@@ -93,17 +134,21 @@ def cmd_export(args: argparse.Namespace) -> int:
             auto_fix=args.auto_fix,
             memory_limit=limit,
             on_event=printer,
-            on_run=runs.append,
+            on_run=on_run,
             fallback=fallback,
+            timeout=args.timeout,
+            tokenizer=args.tokenizer,
         )
 
-    # The export runs in a thread so Ctrl-C here can cancel the child's whole process tree.
+    # The export runs in a thread so Ctrl-C (or SIGTERM) here can cancel the child's whole
+    # process tree and clean its staging folder before this process ends.
     worker = threading.Thread(target=work, daemon=True)
     worker.start()
     try:
         while worker.is_alive():
             worker.join(timeout=0.2)
     except KeyboardInterrupt:
+        interrupted.set()
         if runs:
             runs[-1].cancel()
         worker.join()
@@ -112,6 +157,40 @@ def cmd_export(args: argparse.Namespace) -> int:
     result: ExportResult = holder["result"]
     print_result(result, as_json=args.json)
     return {"ok": 0, "cancelled": 130}.get(result.status, 1)
+
+
+def check_preflight(facts: dict[str, Any], plan: Any, limit: int, *, force: bool) -> None:
+    """Show the pre-flight findings; refuse a run one of them blocks, unless ``force``."""
+    findings = preflight(facts, plan, memory_limit=limit, output=plan.output)
+    if not findings:
+        return
+    stopping = blocking(findings) and not force
+    if not stopping:
+        print(render_findings(findings).replace("blocked:", "warning:"), file=sys.stderr)
+        return
+    raise WizardError(
+        "The export cannot succeed as planned, so it was not started:\n"
+        + render_findings(blocking(findings)),
+        "Fix what is named above, or pass --force to run it anyway.",
+    )
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """While open, SIGTERM behaves like Ctrl-C: the run is cancelled and cleaned up."""
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def choose_fallback(
@@ -159,6 +238,16 @@ def print_result(result: ExportResult, *, as_json: bool) -> None:
             print(result.route)
         else:
             print(f"Equivalent command: {final.plan.to_command()}")
+        if final.outcome.kept:
+            print(
+                f"Kept {len(final.outcome.kept)} file(s) in the output that onnx-wizard did "
+                "not write."
+            )
+        if final.outcome.backup:
+            print(
+                f"Files it did not write that the new export replaces were moved to "
+                f"{final.outcome.backup}"
+            )
         return
     print(f"Export {result.status}: {result.reason}", file=sys.stderr)
     if final and final.diagnoses:

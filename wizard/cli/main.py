@@ -161,9 +161,18 @@ def cmd_interactive(args: argparse.Namespace) -> int:
         return open_session(args.resume)
     try:
         from onnx_wizard.widgets.tui import run_app
-    except ImportError:
-        build_parser().print_help()
-        return 0
+    except ImportError as error:
+        # A missing or broken terminal-app dependency is an error to report, not a help page:
+        # exiting 0 here would tell scripts and users that the wizard ran.
+        missing = getattr(error, "name", None) or "a module"
+        raise WizardError(
+            f"The interactive wizard could not start: importing its terminal app failed "
+            f"({type(error).__name__}: {error}; missing or broken: {missing}).",
+            "Reinstall its dependencies with `pip install --force-reinstall textual` (or "
+            "`pip install onnx-wizard` again); the subcommands work without it: "
+            "`onnx-wizard --help`.",
+            exit_code=1,
+        ) from error
     return run_app(model=args.model, output=args.output)
 
 

@@ -142,6 +142,9 @@ BUILDERS = {"bert-classifier": build_bert_classifier, "gpt2": build_gpt2, "t5": 
 
 
 def main(argv: list[str]) -> int:
+    from onnx_wizard.lifeline import tie_to_parent
+
+    tie_to_parent()  # a sample build ends when the wizard that asked for it ends
     name, folder = argv[0], Path(argv[1])
     import torch
 

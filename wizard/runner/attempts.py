@@ -9,6 +9,7 @@ a new plan is applied, up to ``max_attempts``. Remote code is never run without 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 from onnx_wizard.errors import WizardError
 from onnx_wizard.planning.memory import format_size
 from onnx_wizard.planning.plan import ExportPlan
+from onnx_wizard.runner.lock import output_lock
 from onnx_wizard.runner.process import EventSink, ExportRun, RunOutcome
 from onnx_wizard.runner.recovery import memory_diagnosis, next_plan, validation_diagnosis
 
@@ -51,7 +53,7 @@ class Attempt:
 
 @dataclass
 class ExportResult:
-    status: str  # ok / failed / cancelled
+    status: str  # ok / failed / cancelled / not_validated
     output: str
     attempts: list[Attempt]
     reason: str = ""  # why it stopped, when it did not succeed
@@ -73,6 +75,8 @@ class ExportResult:
             "command": final.plan.to_command() if ok and final and not self.route else None,
             "route": self.route,
             "reason": self.reason,
+            "kept": final.outcome.kept if ok and final else [],
+            "backup": final.outcome.backup if ok and final else None,
         }
 
 
@@ -144,10 +148,49 @@ def export_with_recovery(
     on_run: Callable[[ExportRun], None] | None = None,
     max_attempts: int = MAX_ATTEMPTS,
     fallback: dict[str, Any] | None = None,
+    timeout: float | None = None,
+    tokenizer: str | None = None,
 ) -> ExportResult:
-    """Run ``plan``; on failure, diagnose and (with ``auto_fix``) retry with a safe remedy."""
+    """Run ``plan``; on failure, diagnose and (with ``auto_fix``) retry with a safe remedy.
+
+    ``timeout`` bounds the whole run, every attempt included; ``tokenizer`` names a tokenizer
+    for validation when the model folder has none of its own. The output folder is locked for
+    the whole run (WizardError while another wizard exports there)."""
     if report and report.get("needs_remote_code") and not plan.trust_remote_code:
         raise remote_code_question(report)
+    target = Path(plan.output).expanduser().absolute()
+    with output_lock(target):
+        return _attempts(
+            plan,
+            report=report,
+            log_dir=log_dir,
+            auto_fix=auto_fix,
+            memory_limit=memory_limit,
+            gpu=gpu,
+            on_event=on_event,
+            on_run=on_run,
+            max_attempts=max_attempts,
+            fallback=fallback,
+            deadline=time.monotonic() + timeout if timeout else None,
+            tokenizer=tokenizer,
+        )
+
+
+def _attempts(
+    plan: ExportPlan,
+    *,
+    report: Mapping[str, Any] | None,
+    log_dir: Path,
+    auto_fix: bool,
+    memory_limit: int | None,
+    gpu: bool,
+    on_event: EventSink | None,
+    on_run: Callable[[ExportRun], None] | None,
+    max_attempts: int,
+    fallback: dict[str, Any] | None,
+    deadline: float | None,
+    tokenizer: str | None,
+) -> ExportResult:
     attempts: list[Attempt] = []
     tried: set[str] = set()
     reason = ""
@@ -161,6 +204,8 @@ def export_with_recovery(
             memory_limit=memory_limit,
             on_event=on_event,
             fallback=fallback,
+            timeout=max(deadline - time.monotonic(), 0.1) if deadline else None,
+            tokenizer=tokenizer,
         )
         if on_run:
             on_run(run)  # lets a UI keep the handle to cancel it
@@ -170,6 +215,12 @@ def export_with_recovery(
             return _with_route(ExportResult("ok", str(plan.output), attempts), fallback, report)
         if attempt.outcome.status == "cancelled":
             return ExportResult("cancelled", str(plan.output), attempts, "cancelled by you")
+        if attempt.outcome.status == "not_validated":
+            reason = "exported without validation: nothing was compared with PyTorch"
+            return ExportResult("not_validated", str(plan.output), attempts, reason)
+        if attempt.outcome.timed_out:
+            reason = "stopped by --timeout before it finished; the output was not touched"
+            return ExportResult("failed", str(plan.output), attempts, reason)
         attempt.diagnoses = diagnose_attempt(attempt.outcome, plan, report, gpu=gpu)
         if on_event:
             on_event({"event": "diagnosis", "diagnoses": attempt.diagnoses})

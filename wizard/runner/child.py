@@ -178,6 +178,7 @@ def run(job: dict[str, Any], events: EventStream) -> int:
             job.get("atol"),
             kwargs.get("library_name"),
             reference=kept.pop("model", None),
+            tokenizer=job.get("tokenizer"),
         )
         report = result.to_dict()
     events.emit("progress", fraction=1.0)
@@ -186,6 +187,9 @@ def run(job: dict[str, Any], events: EventStream) -> int:
 
 
 def main(argv: list[str]) -> int:
+    from onnx_wizard.lifeline import tie_to_parent
+
+    tie_to_parent()  # this export ends when the wizard that started it ends
     events = EventStream(redirect_stdout_to_stderr())
     job = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
     try:

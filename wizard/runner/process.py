@@ -1,8 +1,11 @@
 """Run one export in a child process: live events, a memory guard, cancel, and a clean target.
 
 The child (``onnx_wizard.runner.child``) writes into a staging folder beside the target; only a
-complete, successful export is moved into place, so a failed or cancelled run leaves the target
-exactly as it was. The child runs in its own process group, so cancel ends its whole tree.
+complete, validated export is moved into place (``runner.promote``: the user's other files are
+kept), so a failed, cancelled or timed-out run leaves the target exactly as it was. The child runs
+in its own process group, so cancel ends its whole tree, and it ends when this process ends
+(``onnx_wizard.lifeline``). One run per output folder at a time (``runner.lock``); what a run
+that died left beside its target is removed when the next one starts.
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -22,12 +24,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from onnx_wizard.lifeline import child_environment
 from onnx_wizard.planning.memory import format_size
+from onnx_wizard.planning.output import refuse_protected
 from onnx_wizard.planning.plan import ExportPlan
+from onnx_wizard.runner import leftovers, lock
+from onnx_wizard.runner.promote import promote
+from onnx_wizard.secrets import mask_secrets
+from onnx_wizard.staging import make_staging, sweep_stale
 
 Event = dict[str, Any]
 EventSink = Callable[[Event], None]
-RunStatus = Literal["ok", "failed", "cancelled"]
+# "not_validated": the export ran and was not compared with PyTorch (only when the caller asked
+# for no validation); never counted as ok.
+RunStatus = Literal["ok", "failed", "cancelled", "not_validated"]
 POLL_SECONDS = 0.1
 GRACE_SECONDS = 0.5  # between SIGTERM and SIGKILL when cancelling
 
@@ -48,6 +58,9 @@ class RunOutcome:
     seconds: float = 0.0
     stage: str = ""  # the last stage the child reached (where a failure happened)
     route: dict[str, Any] | None = None  # how a fallback export was made, when one was used
+    timed_out: bool = False
+    kept: list[str] = field(default_factory=list)  # files in the target it did not write, kept
+    backup: str | None = None  # where the files it did not write but had to replace went
 
     def log_text(self) -> str:
         try:
@@ -70,6 +83,9 @@ class RunOutcome:
             "seconds": round(self.seconds, 2),
             "stage": self.stage,
             "route": self.route,
+            "timed_out": self.timed_out,
+            "kept": self.kept,
+            "backup": self.backup,
         }
 
 
@@ -103,8 +119,12 @@ class ExportRun:
         memory_limit: int | None = None,
         on_event: EventSink | None = None,
         fallback: dict[str, Any] | None = None,
+        timeout: float | None = None,
+        tokenizer: str | None = None,
     ) -> None:
         self.plan = plan
+        self.timeout = timeout  # seconds from start(); the run is stopped past it
+        self.tokenizer = tokenizer  # a tokenizer from elsewhere, for validation
         self.fallback = fallback  # a route for models optimum cannot export (see fallback.py)
         self.target = Path(plan.output).expanduser().absolute()
         self.log_path = log_path
@@ -117,27 +137,41 @@ class ExportRun:
         self._result: Event | None = None
         self._error: Event | None = None
         self._stage = ""
+        self._timed_out = False
         self._process: subprocess.Popen[str] | None = None
+        self._locked = False
 
     # ---- lifecycle ----------------------------------------------------------------------------
 
     def start(self) -> None:
+        """Start the child. WizardError (nothing touched) for a protected or busy output."""
+        refuse_protected(self.target, source=self.plan.model)
         self.target.parent.mkdir(parents=True, exist_ok=True)
-        self.staging = Path(
-            tempfile.mkdtemp(prefix=f".{self.target.name}.partial-", dir=self.target.parent)
-        )
+        lock.acquire(self.target)  # raises while another wizard exports here
+        self._locked = True
+        try:
+            sweep_stale(self.target.parent)  # what a run that died left here
+            self.staging = make_staging(self.target)
+            self.job_path = self.staging.with_name(self.staging.name + ".job.json")
+            leftovers.register(self.staging.parent)
+            self._start_child()
+        except BaseException:
+            self._cleanup()
+            raise
+
+    def _start_child(self) -> None:
         job = {
             "main_export": self.plan.replace(output=str(self.staging)).to_main_export_kwargs(),
             "model_path": self.plan.model,
             "atol": self.plan.atol,
             "validate": self.validate,
             "fallback": self.fallback,
+            "tokenizer": self.tokenizer,
         }
-        self.job_path = self.staging.with_name(self.staging.name + ".job.json")
         self.job_path.write_text(json.dumps(job), encoding="utf-8")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("w", encoding="utf-8")
-        self._log.write(f"$ {self.plan.to_command()}\n")
+        self._log.write(f"$ {mask_secrets(self.plan.to_command())}\n")
         self._started = time.monotonic()
         self._process = subprocess.Popen(
             [sys.executable, "-m", "onnx_wizard.runner.child", str(self.job_path)],
@@ -147,7 +181,9 @@ class ExportRun:
             text=True,
             bufsize=1,
             start_new_session=True,  # its own process group: cancel ends the whole tree
-            env={**os.environ, "PYTHONUNBUFFERED": "1", "TQDM_DISABLE": "1"},
+            # The child ends when this process ends (onnx_wizard.lifeline). Linux delivers that when
+            # the *thread* that started it ends, so start() and wait() belong in one thread.
+            env=child_environment({**os.environ, "PYTHONUNBUFFERED": "1", "TQDM_DISABLE": "1"}),
         )
         self._readers = [
             threading.Thread(target=self._read_events, daemon=True),
@@ -186,7 +222,7 @@ class ExportRun:
         assert self._process is not None and self._process.stdout is not None
         for line in self._process.stdout:
             try:
-                event = json.loads(line)
+                event = json.loads(mask_secrets(line))
             except json.JSONDecodeError:
                 continue
             if event.get("event") == "result":
@@ -200,6 +236,7 @@ class ExportRun:
     def _read_log(self) -> None:
         assert self._process is not None and self._process.stderr is not None
         for line in self._process.stderr:
+            line = mask_secrets(line)  # a token a library printed never reaches the log
             self._log.write(line)
             self.on_event({"event": "log", "line": line.rstrip("\n")})
 
@@ -212,6 +249,9 @@ class ExportRun:
             if self.memory_limit and rss > self.memory_limit and not self._stopped_for_memory:
                 self._stopped_for_memory = True
                 self._kill(graceful=False)
+            if self.timeout and time.monotonic() - self._started > self.timeout:
+                self._timed_out = True
+                self._kill(graceful=True)
             now = time.monotonic()
             if now - last_report >= 0.5:
                 self.on_event({"event": "memory", "rss": rss, "peak": self._peak})
@@ -235,6 +275,12 @@ class ExportRun:
     # ---- the end ------------------------------------------------------------------------------
 
     def _finish(self, returncode: int) -> RunOutcome:
+        try:
+            return self._outcome(returncode)
+        finally:
+            self._cleanup()
+
+    def _outcome(self, returncode: int) -> RunOutcome:
         outcome = RunOutcome(
             status="failed",
             output=str(self.target),
@@ -245,10 +291,16 @@ class ExportRun:
             returncode=returncode,
             seconds=time.monotonic() - self._started,
             stage=self._stage,
+            timed_out=self._timed_out,
         )
         if self._cancelled.is_set():
             outcome.status = "cancelled"
             self._log.write("onnx-wizard: the export was cancelled; the output was not touched.\n")
+        elif self._timed_out:
+            self._log.write(
+                f"onnx-wizard: TimeoutError: the export did not finish within {self.timeout:g} s "
+                "(--timeout) and was stopped; the output was not touched.\n"
+            )
         elif self._stopped_for_memory:
             limit = format_size(self.memory_limit or 0)
             self._log.write(
@@ -267,42 +319,62 @@ class ExportRun:
             outcome.validation = self._result.get("validation")
             outcome.route = self._result.get("route")
             # An export whose outputs do not match PyTorch is a failure, and never lands in the
-            # target: the user's folder only ever receives an export that passed validation.
-            if outcome.validation is None or outcome.validation.get("passed"):
+            # target: the user's folder only ever receives an export that passed validation, or
+            # one the caller chose not to validate (said as "not_validated", never "ok").
+            if outcome.validation is not None and outcome.validation.get("passed"):
                 outcome.status = "ok"
-        outcome.error = None if outcome.status == "ok" else self._error_summary(returncode)
+            elif outcome.validation is None and not self.validate:
+                outcome.status = "not_validated"
+        outcome.error = (
+            None if outcome.status in ("ok", "not_validated") else self._error_summary(returncode)
+        )
+        if outcome.error is None:
+            self._promote_into(outcome)
         self._log.close()
-        if outcome.status == "ok":
-            self._promote()
-        self._cleanup()
         return outcome
 
+    def _promote_into(self, outcome: RunOutcome) -> None:
+        """Promote the staged export; a failure (full disk, read-only parent) fails the run."""
+        try:
+            done = promote(self.staging, self.target)
+        except OSError as error:
+            outcome.status = "failed"
+            outcome.error = {
+                "type": type(error).__name__,
+                "message": f"the finished export could not be moved into place: {error}; the "
+                "output was not touched",
+            }
+            self._log.write(f"onnx-wizard: {type(error).__name__}: {error}\n")
+            return
+        outcome.kept, outcome.backup = done.kept, done.backup
+        if done.backed_up:
+            self._log.write(
+                f"onnx-wizard: kept {len(done.backed_up)} file(s) it did not write, which the new "
+                f"export replaces, in {done.backup}\n"
+            )
+
     def _error_summary(self, returncode: int) -> dict[str, Any]:
+        if self._timed_out:
+            return {"type": "Timeout", "message": f"stopped after {self.timeout:g} s (--timeout)"}
         validation = (self._result or {}).get("validation") or {}
         if returncode == 0 and validation and not validation.get("passed"):
             return {"type": "ValidationFailed", "message": "outputs differ from PyTorch's"}
+        if returncode == 0 and self._result is not None and self.validate:
+            return {"type": "NotValidated", "message": "the export child reported no validation"}
         if self._error:
             return {"type": self._error.get("type"), "message": self._error.get("message")}
         return {"type": "ExitCode", "message": f"the export process exited with {returncode}"}
 
-    def _promote(self) -> None:
-        """Move the finished export into place; replace an old folder only after that works."""
-        aside = None
-        if self.target.exists():
-            aside = self.target.with_name(f".{self.target.name}.replaced-{os.getpid()}")
-            self.target.rename(aside)
-        try:
-            self.staging.rename(self.target)
-        except OSError:
-            if aside is not None:
-                aside.rename(self.target)  # put the user's folder back as it was
-            raise
-        if aside is not None:
-            shutil.rmtree(aside, ignore_errors=True)
-
     def _cleanup(self) -> None:
-        shutil.rmtree(self.staging, ignore_errors=True)
-        self.job_path.unlink(missing_ok=True)
+        """Remove the staging folder and job file, release the lock: on every path."""
+        staging = getattr(self, "staging", None)
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+            self.job_path.unlink(missing_ok=True)
+            leftovers.unregister(staging.parent)
+        if self._locked:
+            self._locked = False
+            lock.release(self.target)
 
 
 def log_dir_for(output: Path) -> Path:

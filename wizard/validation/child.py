@@ -23,6 +23,11 @@ from typing import Any
 import numpy as np
 
 from onnx_wizard.validation.compare import SINGLE, STEP1, STEP2, Arrays, Validation, first_line
+from onnx_wizard.validation.generated import (
+    generated_inputs,
+    generated_targets,
+    has_tokenizer_files,
+)
 from onnx_wizard.validation.reference import (
     AUTO_CLASSES,
     to_torch,
@@ -57,8 +62,13 @@ def validate(
     library: str | None = None,
     *,
     reference: Any = None,
+    tokenizer: str | None = None,
 ) -> ValidationReport:
     """Compare every file of the export in ``onnx_dir`` with PyTorch on real inputs.
+
+    ``tokenizer`` names a tokenizer (Hub id or folder) to use instead of the model folder's own.
+    A model folder without tokenizer files (a training checkpoint) is validated on generated
+    inputs instead (:mod:`onnx_wizard.validation.generated`), and the report says so.
 
     ``reference`` is an already-loaded transformers model or SentenceTransformer to compare
     against instead of loading ``model_path`` again; it is used only when it is an fp32 model on
@@ -97,8 +107,16 @@ def validate(
         return val.report("none")
 
     val.config = transformers.AutoConfig.from_pretrained(model_path)
-    tokenizer = transformers.AutoTokenizer.from_pretrained(model_path)
-    inputs, description = _encode(tokenizer, base)
+    text_tokenizer = None
+    if tokenizer is not None or has_tokenizer_files(Path(model_path)):
+        text_tokenizer = transformers.AutoTokenizer.from_pretrained(tokenizer or model_path)
+        inputs, description = _encode(text_tokenizer, base)
+    else:
+        inputs, description = generated_inputs(val.config, base)
+        val.not_validated.append(
+            "real text: the model folder has no tokenizer files, so the export was compared on "
+            "generated token ids (name one with --tokenizer ID_OR_PATH)"
+        )
     if st_model:
         session = val.open("model.onnx")
         outputs = {o.name for o in session.get_outputs()} if session is not None else set()
@@ -115,7 +133,7 @@ def validate(
     if not (seq2seq or base == "text-generation" or task.endswith("-with-past")):
         _single_pass(val, model, files, inputs)
         return val.report(description)
-    return _two_steps(val, model, tokenizer, files, inputs, description, seq2seq)
+    return _two_steps(val, model, text_tokenizer, files, inputs, description, seq2seq)
 
 
 def _encode(tokenizer: Any, base: str) -> tuple[Arrays, str]:
@@ -207,7 +225,11 @@ def _two_steps(
         start = config.decoder_start_token_id
         start = start if start is not None else config.pad_token_id
         pad = config.pad_token_id if config.pad_token_id is not None else start
-        target = tokenizer(list(TARGETS), add_special_tokens=False)["input_ids"]
+        target = (
+            tokenizer(list(TARGETS), add_special_tokens=False)["input_ids"]
+            if tokenizer is not None
+            else generated_targets(config, len(ids), DECODER_TOKENS)
+        )
         rows = [([start, *row] + [pad] * DECODER_TOKENS)[:DECODER_TOKENS] for row in target]
         step1["input_ids"] = np.array(rows, np.int64)
         # The ONNX decoder reads the ONNX encoder's output, as it will at inference.
@@ -301,14 +323,20 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--task", required=True)
     parser.add_argument("--atol", type=float, default=None)
     parser.add_argument("--library", choices=("transformers", "sentence_transformers"))
+    parser.add_argument("--tokenizer", default=None)
     args = parser.parse_args(argv)
+    from onnx_wizard.lifeline import tie_to_parent
+
+    tie_to_parent()  # validation ends when the process that started it ends
     # Libraries print to stdout, some from C++: point fd 1 at stderr while working so that the
     # report is the only line on the real stdout.
     sys.stdout.flush()
     real_stdout = os.dup(1)
     os.dup2(2, 1)
     try:
-        report = validate(args.model, args.onnx_dir, args.task, args.atol, args.library)
+        report = validate(
+            args.model, args.onnx_dir, args.task, args.atol, args.library, tokenizer=args.tokenizer
+        )
     except Exception as exc:  # any failure becomes a failed report, never a bare traceback
         traceback.print_exc()
         fallback = Validation(Path(args.onnx_dir), None, args.task, args.atol)
