@@ -69,9 +69,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_publish_arguments(publish)
 
+    quantize = commands.add_parser(
+        "quantize", help="make quantized variants of an export and prove each against fp32"
+    )
+    quantize.add_argument("onnx_dir", metavar="ONNXDIR", help="the folder an export wrote")
+    quantize.add_argument("--json", action="store_true", help="print one JSON object")
+    from onnx_wizard.cli.quantize import add_quantize_arguments
+
+    add_quantize_arguments(quantize)
+
     doctor = commands.add_parser("doctor", help="explain a failed export's log and how to fix it")
     doctor.add_argument("logfile", nargs="?", metavar="LOGFILE", help="the log, or - for stdin")
     doctor.add_argument("--json", action="store_true", help="print one JSON object")
+    doctor.add_argument(
+        "--plan", action="store_true", help="print the log's export plan changed by the fix"
+    )
 
     demo = commands.add_parser("demo", help="walk the wizard on a built-in sample, offline")
     demo.add_argument(
@@ -136,6 +148,12 @@ def cmd_publish(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def cmd_quantize(args: argparse.Namespace) -> int:
+    from onnx_wizard.cli.quantize import cmd_quantize as run
+
+    return run(args)
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     from onnx_wizard.cli.doctor import cmd_doctor as run
 
@@ -182,6 +200,7 @@ COMMANDS: dict[str | None, Callable[[argparse.Namespace], int]] = {
     "inspect": cmd_inspect,
     "plan": cmd_plan,
     "export": cmd_export,
+    "quantize": cmd_quantize,
     "publish": cmd_publish,
     "doctor": cmd_doctor,
     "demo": cmd_demo,
