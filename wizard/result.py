@@ -17,6 +17,29 @@ from typing import Any
 from onnx_wizard.errors import WizardError
 from onnx_wizard.planning.memory import format_size
 
+# The optimum ORTModel class for each export task.
+ORT_CLASSES: dict[str, str] = {
+    "feature-extraction": "ORTModelForFeatureExtraction",
+    "sentence-similarity": "ORTModelForFeatureExtraction",
+    "text-classification": "ORTModelForSequenceClassification",
+    "token-classification": "ORTModelForTokenClassification",
+    "question-answering": "ORTModelForQuestionAnswering",
+    "fill-mask": "ORTModelForMaskedLM",
+    "multiple-choice": "ORTModelForMultipleChoice",
+    "text-generation": "ORTModelForCausalLM",
+    "text2text-generation": "ORTModelForSeq2SeqLM",
+    "automatic-speech-recognition": "ORTModelForSpeechSeq2Seq",
+    "image-classification": "ORTModelForImageClassification",
+    "audio-classification": "ORTModelForAudioClassification",
+    "image-to-text": "ORTModelForVision2Seq",
+    "semantic-segmentation": "ORTModelForSemanticSegmentation",
+}
+
+
+def base_task(task: Any) -> str:
+    return str(task or "").removesuffix("-with-past")
+
+
 # The file a session opens by default: the first of these that the export wrote.
 MAIN_FILES = ("model.onnx", "decoder_model_merged.onnx", "encoder_model.onnx")
 
@@ -74,8 +97,6 @@ class ExportResult:
 
     def ort_model(self, **options: Any) -> Any:
         """optimum's ``ORTModelFor...`` class for the task, loaded from the output folder."""
-        from onnx_wizard.flow.results import ORT_CLASSES, base_task
-
         name = ORT_CLASSES.get(base_task(self.task))
         if name is None:
             raise WizardError(

@@ -15,16 +15,11 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from onnx_wizard.flow.results import RUN_STAGES
 from onnx_wizard.planning.memory import format_size
 from onnx_wizard.widgets.notebook import render
 
-# The stages the export child reports, in order (``onnx_wizard.runner.child``).
-STAGES = {
-    "load": "Load",
-    "export": "Export",
-    "post_process": "Post-process",
-    "validate": "Validate",
-}
+STAGES = dict(RUN_STAGES)  # the engine's stages and their words
 FLUSH_SECONDS = 0.3
 LOG_LINES = 400
 STYLE = {"description_width": "110px"}

@@ -17,14 +17,10 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Label, Log, ProgressBar, Static
 
+from onnx_wizard.flow.results import RUN_STAGES
 from onnx_wizard.planning.memory import format_size
 
-STAGES: tuple[tuple[str, str], ...] = (
-    ("load", "Load model"),
-    ("export", "Export"),
-    ("post_process", "Post-process"),
-    ("validate", "Validate"),
-)
+STAGES = RUN_STAGES  # the engine's stages and their words
 MAX_LINES = 20_000  # a runaway log must not eat the wizard's memory
 STATE_TEXT = {"done": "done", "running": "running", "failed": "failed", "cancelled": "stopped"}
 

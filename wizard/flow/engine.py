@@ -20,6 +20,7 @@ from onnx_wizard.errors import WizardError
 from onnx_wizard.flow import machine
 from onnx_wizard.flow.actions import chosen_remedy, consent_key, remote_code_key
 from onnx_wizard.flow.results import file_rows
+from onnx_wizard.flow.session import SessionInfo, find_resumable
 from onnx_wizard.flow.steps import ANSWER_STEPS, Step, WizardState
 from onnx_wizard.planning.answers import plan_from_answers
 from onnx_wizard.planning.plan import ExportPlan
@@ -400,3 +401,45 @@ def result(state: WizardState) -> ExportResult | None:
     return ExportResult.from_run(
         plan.output, plan.task or "", facts.run, facts.validation, facts.command or ""
     )
+
+
+def resume_offer(source: str | None, output: str | None) -> SessionInfo | None:
+    """An unfinished session for the same model or output folder, to offer (never to load
+    unasked): ``offer.question()`` is the question to show."""
+    return find_resumable(source=source, output=output)
+
+
+def resume(offer: SessionInfo) -> WizardState:
+    """The offered session's state, ready to draw. A run that was cut off goes back to the
+    review, so resuming never starts an export by itself."""
+    state = offer.state
+    if state is None:
+        raise WizardError(f"The session {offer.id} cannot be read.", offer.problem or "Start anew.")
+    if state.step is Step.RUN and (state.facts.run or {}).get("status") in (None, "running"):
+        state = back_to(machine.with_facts(state, run=None), Step.REVIEW)
+    return refresh(state)
+
+
+def check_prefill(answers: Mapping[str, Any]) -> list[str]:
+    """Problems with pre-filled answers that can be told before the model is read (an opset
+    out of range, a task optimum does not know), so a face refuses them at once."""
+    from onnx_wizard.flow.views import OPSET_RANGE
+    from onnx_wizard.inspection.supported_tasks import load_table
+
+    problems: list[str] = []
+    try:
+        machine.start(answers)
+    except ValueError as error:
+        problems.append(str(error))
+    opset = answers.get("opset")
+    low, high = OPSET_RANGE
+    if opset is not None and not (isinstance(opset, int) and low <= opset <= high):
+        problems.append(f"--opset {opset} is outside the supported range {low}-{high}.")
+    task = answers.get("task")
+    if task and task != "auto":
+        known = set(load_table().all_tasks)
+        if str(task).removesuffix("-with-past") not in known:
+            problems.append(
+                f"--task {task} is not a task optimum knows; known: {', '.join(sorted(known))}."
+            )
+    return problems

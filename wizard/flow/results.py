@@ -11,34 +11,23 @@ from typing import Any
 
 from onnx_wizard.flow.steps import Facts, Step, Table
 from onnx_wizard.planning.memory import format_size
+from onnx_wizard.result import ORT_CLASSES, base_task
 
 Answers = Mapping[str, Any]
 
-# The optimum ORTModel class and the Transformers.js pipeline for each export task.
-ORT_CLASSES: dict[str, str] = {
-    "feature-extraction": "ORTModelForFeatureExtraction",
-    "sentence-similarity": "ORTModelForFeatureExtraction",
-    "text-classification": "ORTModelForSequenceClassification",
-    "token-classification": "ORTModelForTokenClassification",
-    "question-answering": "ORTModelForQuestionAnswering",
-    "fill-mask": "ORTModelForMaskedLM",
-    "multiple-choice": "ORTModelForMultipleChoice",
-    "text-generation": "ORTModelForCausalLM",
-    "text2text-generation": "ORTModelForSeq2SeqLM",
-    "automatic-speech-recognition": "ORTModelForSpeechSeq2Seq",
-    "image-classification": "ORTModelForImageClassification",
-    "audio-classification": "ORTModelForAudioClassification",
-    "image-to-text": "ORTModelForVision2Seq",
-    "semantic-segmentation": "ORTModelForSemanticSegmentation",
-}
 JS_PIPELINES: dict[str, str] = {
     "sentence-similarity": "feature-extraction",
     "text2text-generation": "text2text-generation",
 }
 
 
-def base_task(task: Any) -> str:
-    return str(task or "").removesuffix("-with-past")
+# The stages the export child reports, in order, with the words every face shows for them.
+RUN_STAGES: tuple[tuple[str, str], ...] = (
+    ("load", "Load model"),
+    ("export", "Export"),
+    ("post_process", "Post-process"),
+    ("validate", "Validate"),
+)
 
 
 def file_rows(facts: Facts) -> list[dict[str, Any]]:
@@ -120,9 +109,29 @@ def checks_table(facts: Facts) -> Table:
     return Table("checks", "Checks against PyTorch", columns, rows, note)
 
 
+def diff_table(answers: Answers, facts: Facts) -> Table:
+    """What the chosen fix changes in the plan: one row per decision, now and after."""
+    from onnx_wizard.flow.actions import chosen_remedy
+
+    remedy = chosen_remedy(answers, facts) or {}
+    rows = tuple(
+        (str(name), _setting(change[0]), _setting(change[1]))
+        for name, change in dict(remedy.get("diff") or {}).items()
+    )
+    note = "" if rows else "No fix that changes the plan is known for this failure."
+    columns = ("Setting", "Now", "After the fix")
+    return Table("diff", "What this fix changes in the plan", columns, rows, note)
+
+
+def _setting(value: Any) -> str:
+    return "default" if value is None else str(value)
+
+
 def tables(step: Step, answers: Answers, facts: Facts) -> tuple[Table, ...]:
     if step in (Step.VALIDATE, Step.DONE) and facts.validation is not None:
         return (files_table(facts), checks_table(facts))
+    if step is Step.RECOVER and facts.diagnosis is not None:
+        return (diff_table(answers, facts),)
     return ()
 
 

@@ -26,6 +26,7 @@ from onnx_wizard.flow.steps import (
 )
 
 Answers = Mapping[str, Any]
+OPSET_RANGE = (7, 23)  # what torch.onnx and ONNX Runtime here accept
 Choices = tuple[tuple[Any, str], ...]
 
 # Base tasks for which optimum offers a "-with-past" (KV cache) variant.
@@ -312,7 +313,7 @@ def _export_options(answers: Answers, facts: Facts) -> tuple[Field, ...]:
         ("O3", "O3: O2 + GELU approximation"),
     ) + ((("O4", "O4: O3 + fp16 mixed precision (GPU only)"),) if gpu else ())
     return (
-        _whole("opset", "Opset", 7, 23),
+        _whole("opset", "Opset", *OPSET_RANGE),
         _ask("device", "choice", "Device", devices, "cpu", required=True),
         _ask("dtype", "choice", "Precision", dtypes, "fp32", required=True),
         _ask("optimize", "choice", "Optimization", levels, None),
