@@ -216,7 +216,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except WizardError as error:
         if args.debug:
             raise
-        print(f"error: {error.problem}\n  fix: {error.fix}", file=sys.stderr)
+        from onnx_wizard.secrets import mask_secrets
+
+        # A path or message the user pasted can hold a token: it is never echoed back.
+        print(mask_secrets(f"error: {error.problem}\n  fix: {error.fix}"), file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
