@@ -56,6 +56,15 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
         help="run even when the pre-flight check says the export cannot succeed here",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
+    parser.add_argument(
+        "--quantize",
+        metavar="LIST",
+        help="after a validated export, make and prove these variants (as `onnx-wizard "
+        "quantize --targets LIST`), e.g. q8,fp16,q4,avx2",
+    )
+    from onnx_wizard.cli.quantize import add_quantize_arguments
+
+    add_quantize_arguments(parser, for_export=True)
 
 
 class ProgressPrinter:
@@ -155,8 +164,27 @@ def _export(args: argparse.Namespace) -> int:
     if "error" in holder or "result" not in holder:
         raise holder.get("error") or RuntimeError("the export thread ended without a result")
     result: ExportResult = holder["result"]
-    print_result(result, as_json=args.json)
-    return {"ok": 0, "cancelled": 130}.get(result.status, 1)
+    if not (args.quantize and result.status == "ok" and result.final):
+        print_result(result, as_json=args.json)
+        return {"ok": 0, "cancelled": 130}.get(result.status, 1)
+    # Quantize only a validated export: variants are measured against these fp32 files.
+    if not args.json:
+        print_result(result, as_json=False)
+    from onnx_wizard.cli.quantize import run_quantization
+
+    final = result.final
+    done = run_quantization(
+        str(output),
+        args.quantize,
+        args,
+        task=final.plan.task,
+        export_command=None if result.route else final.plan.to_command(),
+    )
+    if args.json:
+        print(json.dumps({**result.to_dict(), "quantization": done["dict"]}, indent=2, default=str))
+    else:
+        print(done["text"])
+    return 1 if done["report"].failed else 0
 
 
 def check_preflight(facts: dict[str, Any], plan: Any, limit: int, *, force: bool) -> None:
