@@ -15,7 +15,9 @@ from onnx_wizard.knowledge.catalogue import (
     RemedySpec,
     default_catalogue,
 )
+from onnx_wizard.knowledge.logparse import parse
 from onnx_wizard.knowledge.logtext import prepare
+from onnx_wizard.knowledge.pins import pin
 from onnx_wizard.knowledge.regex_safety import may_span_lines, required_literal
 from onnx_wizard.knowledge.vocabulary import command_for
 
@@ -111,12 +113,16 @@ def _remedy(spec: RemedySpec, values: Mapping[str, Any]) -> Remedy:
             args[key] = _render(template, values)
         except KeyError:
             continue  # this log did not carry the value; the engine asks for it instead
+    args, pinned_from = pin(spec.action, args)
+    note = f"{spec.note} ({pinned_from})" if pinned_from else spec.note
     command: str | None
     try:
         command = _render(spec.command, values) if spec.command else command_for(spec.action, args)
     except KeyError:
         command = command_for(spec.action, args)
-    return Remedy(spec.action, args, spec.note, spec.needs_consent, command)
+    if pinned_from and spec.command:
+        command = command_for(spec.action, args)  # the entry's own command would be unpinned
+    return Remedy(spec.action, args, note, spec.needs_consent, command)
 
 
 @dataclass
@@ -233,17 +239,65 @@ def _score(
     return confidence, last.position, diagnosis
 
 
-def diagnose(log: str, *, limit: int = 5, catalogue: Catalogue | None = None) -> list[Diagnosis]:
-    """Known failures found in ``log``, best first (at most ``limit``).
+def _from_similarity(text: str, catalogue: Catalogue) -> Diagnosis | None:
+    """The closest entry by example similarity, when its calibrated confidence is high enough."""
+    from onnx_wizard.knowledge.similarity import MIN_CONFIDENCE, nearest
 
-    A log whose export succeeded (optimum's success line, with nothing failing after it) gives
-    an empty list. Cost is bounded by the tail window, so a 10 MB log takes well under a second.
+    found = nearest(text, catalogue)
+    if found is None or found[2] < MIN_CONFIDENCE:
+        return None
+    entry = catalogue.get(found[0])
+    facts = parse(text)
+    remedies: list[Remedy] = []
+    for spec in entry.remedies:
+        remedy = _remedy(spec, dict(entry.defaults))
+        if all((r.action, r.args) != (remedy.action, remedy.args) for r in remedies):
+            remedies.append(remedy)
+    evidence = (facts.error_line or "")[:MAX_EVIDENCE]
+    confidence = round(min(0.9, found[2]), 3)
+    return Diagnosis(
+        entry.id,
+        entry.category,
+        entry.title,
+        confidence,
+        entry.explanation,
+        tuple(remedies),
+        evidence,
+    )
+
+
+def diagnose(log: str, *, limit: int = 5, catalogue: Catalogue | None = None) -> list[Diagnosis]:
+    """Known failures found in ``log``, best first, at most one per category (``limit`` in all).
+
+    Prose, an empty paste and a log whose export succeeded (optimum's success line, with nothing
+    failing after it) give an empty list. When no signature matches a failing log, the entry
+    whose examples it resembles most is offered if its calibrated confidence is high enough.
+    Cost is bounded by the tail window, so a 10 MB log takes well under a second.
     """
     text = prepare(log)
     if not text.strip():
         return []
+    facts = parse(text)
+    if facts.kind in ("empty", "prose"):
+        return []
+    chosen = catalogue or default_catalogue()
     lines_from_end = _LinesFromEnd(text)
-    entries = (catalogue or default_catalogue()).entries
-    scored = [s for entry in entries if (s := _score(entry, text, lines_from_end))]
+    scored = [s for entry in chosen.entries if (s := _score(entry, text, lines_from_end))]
     scored.sort(key=lambda item: (item[0], item[1]), reverse=True)
-    return [diagnosis for _, _, diagnosis in scored[: max(0, limit)]]
+    # One answer per cause: a category's best entry speaks for it (near-duplicates never stack).
+    best: list[Diagnosis] = []
+    for _, _, diagnosis in scored:
+        if all(d.category != diagnosis.category for d in best):
+            best.append(diagnosis)
+    if not best and facts.kind == "failure" and _has_structure(facts):
+        fallback = _from_similarity(text, chosen)
+        if fallback is not None:
+            best.append(fallback)
+    return best[: max(0, limit)]
+
+
+def _has_structure(facts: Any) -> bool:
+    """Only a text with a real error statement is worth comparing with known failures."""
+    return bool(
+        facts.exceptions or facts.ort_status or facts.js_errors or facts.http or facts.pip_error
+    )

@@ -24,6 +24,7 @@ CATEGORIES: tuple[str, ...] = (
     "transformers_js_runtime",
     "tokenizer",
     "device_dtype",
+    "hub_access",
 )
 
 # Short codes used in entry ids (OW-<CODE>-NNN), so an id alone says which family it is in.
@@ -43,6 +44,7 @@ CATEGORY_CODES: dict[str, str] = {
     "transformers_js_runtime": "TJS",
     "tokenizer": "TOK",
     "device_dtype": "DEVICE",
+    "hub_access": "HUB",
 }
 
 # The engine knows how to apply each of these to a plan (or to the environment).
@@ -130,7 +132,7 @@ def command_for(action: str, args: Mapping[str, object]) -> str | None:
         if action == "upgrade":
             if npm:
                 return f"npm install {shlex.quote(str(args['package']) + '@latest')}"
-            return f"pip install -U {shlex.quote(str(args['package']))}"
+            return f"pip install -U {shlex.quote(_requirement(args))}"
         if npm:
             return f"npm uninstall {shlex.quote(str(args['package']))}"
         return f"pip uninstall -y {shlex.quote(str(args['package']))}"

@@ -70,7 +70,30 @@ def test_a_successful_log_has_no_diagnosis(as_json: bool) -> None:
     if as_json:
         assert json.loads(done.stdout)["diagnoses"] == []
     else:
-        assert "No known failure" in done.stdout
+        assert "No failure was found" in done.stdout and "succeeded" in done.stdout
+
+
+def test_an_empty_paste_says_it_is_empty() -> None:
+    done = doctor("-", stdin="   \n")
+    assert done.returncode == 1 and "empty" in done.stdout
+
+
+def test_an_unknown_failure_is_never_an_empty_answer() -> None:
+    log = "Traceback (most recent call last):\nZorgError: the zorg flux broke\n"
+    done = doctor("-", stdin=log)
+    assert done.returncode == 1
+    assert "ZorgError: the zorg flux broke" in done.stdout and "Search for" in done.stdout
+    assert "onnx-wizard check" not in done.stdout
+
+
+def test_plan_prints_the_changed_plan_and_command() -> None:
+    done = doctor("-", "--plan", stdin=OPSET_LOG)
+    assert done.returncode == 0, done.stderr
+    assert "opset: 13 -> 14" in done.stdout
+    assert '"opset": 14' in done.stdout
+    assert done.stdout.rstrip().endswith(
+        "optimum-cli export onnx --model ./my-bert --task text-classification --opset 14 ./out"
+    )
 
 
 def test_a_missing_log_file_is_a_clear_error(tmp_path: Path) -> None:
