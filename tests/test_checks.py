@@ -172,7 +172,8 @@ def test_token_is_reported_but_never_shown(monkeypatch: pytest.MonkeyPatch) -> N
 def test_token_file_and_absence(tmp_path: Path) -> None:
     environ = {"HF_HOME": str(tmp_path)}
     absent = checks.check_hub_token(environ)
-    assert absent.status == "warn" and absent.fix == "huggingface-cli login"
+    assert absent.status == "warn"
+    assert absent.fix == checks.hub_login_command(checks.installed_hub_version())
     (tmp_path / "token").write_text("hf_secretfromfile")
     present = checks.check_hub_token(environ)
     assert present.status == "ok" and "from file" in present.detail

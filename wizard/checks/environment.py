@@ -320,7 +320,29 @@ def check_disk(paths: Iterable[Path]) -> list[CheckResult]:
     return results
 
 
-def check_hub_token(environ: Mapping[str, str]) -> CheckResult:
+# huggingface_hub 0.34 added the `hf` command (`hf auth login`); 1.0 removed `huggingface-cli`.
+HF_CLI_SINCE = Version("0.34.0")
+
+
+def hub_login_command(hub_version: str | None) -> str:
+    """The login command the installed huggingface_hub offers (``None``: not installed)."""
+    if hub_version is None:
+        return 'pip install -U "huggingface_hub>=0.34" && hf auth login'
+    try:
+        has_hf = Version(hub_version) >= HF_CLI_SINCE
+    except InvalidVersion:
+        has_hf = True  # an unparseable (development) version is a recent one
+    return "hf auth login" if has_hf else "huggingface-cli login"
+
+
+def installed_hub_version() -> str | None:
+    try:
+        return metadata.version("huggingface_hub")
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def check_hub_token(environ: Mapping[str, str], env: Environment | None = None) -> CheckResult:
     """Say where a token would come from; never read, print or keep its value."""
     for var in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"):
         if environ.get(var, "").strip():
@@ -339,7 +361,9 @@ def check_hub_token(environ: Mapping[str, str]) -> CheckResult:
         "hub token",
         "warn",
         "absent; needed for gated models and publishing",
-        "huggingface-cli login",
+        hub_login_command(
+            env.version("huggingface_hub") if env is not None else installed_hub_version()
+        ),
     )
 
 
@@ -366,7 +390,7 @@ def run_checks(
         results.append(
             CheckResult("ram/disk", "warn", "psutil is not installed", "pip install psutil")
         )
-    results.append(check_hub_token(environ))
+    results.append(check_hub_token(environ, env))
     return results
 
 

@@ -246,7 +246,38 @@ def inspect_model(spec: str) -> ModelReport:
 
 
 def _wrap(lead: str, text: str) -> str:
-    return textwrap.fill(text, 100, initial_indent=lead, subsequent_indent=" " * len(lead))
+    # Never break inside a word or at its hyphens: task names such as text-generation stay whole.
+    return textwrap.fill(
+        text,
+        100,
+        initial_indent=lead,
+        subsequent_indent=" " * len(lead),
+        break_on_hyphens=False,
+        break_long_words=False,
+    )
+
+
+def _file_lines(report: ModelReport) -> list[str]:
+    """Each ONNX file the export writes, and the path Transformers.js loads it from, if any."""
+    if not report.expected_files:
+        return ["Files        unknown until the export runs"]
+    loaded = set(report.transformersjs_files)
+    width = max(len(name) for name in report.expected_files)
+    lines = [
+        _wrap(
+            "Files        ",
+            "written into the output folder, where ONNX Runtime and optimum's ORTModel load "
+            "them; Transformers.js loads the marked ones from the onnx/ folder of a published "
+            "repo:",
+        )
+    ]
+    for name in report.expected_files:
+        target = f"onnx/{name}"
+        where = f"-> Transformers.js: {target}" if target in loaded else ""
+        lines.append(f"               {name.ljust(width)}  {where}".rstrip())
+    if not loaded:
+        lines.append("             Transformers.js loads none of them.")
+    return lines
 
 
 def render_text(report: ModelReport) -> str:
@@ -268,8 +299,7 @@ def render_text(report: ModelReport) -> str:
     past = "yes" if r.with_past else ("no" if r.with_past_applies else "not applicable")
     arch = "encoder-decoder" if r.is_encoder_decoder else "decoder" if r.is_decoder else "single"
     lines.append(f"KV cache     {past} ({arch} model)")
-    lines.append(f"ONNX files   {', '.join(r.expected_files) or 'unknown'}")
-    lines.append(f"Transformers.js loads  {', '.join(r.transformersjs_files) or 'none of them'}")
+    lines += _file_lines(r)
     count = _human(r.parameters, ("B", "M", "K")) if r.parameters else "unknown"
     size = f"{count} parameters"
     size += f" ({r.parameters_source})"
