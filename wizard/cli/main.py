@@ -179,19 +179,21 @@ def cmd_interactive(args: argparse.Namespace) -> int:
         return open_session(args.resume)
     try:
         from onnx_wizard.widgets.tui import run_app
+
+        # run_app imports Textual itself, so a broken install surfaces inside the call too.
+        return run_app(model=args.model, output=args.output)
     except ImportError as error:
         # A missing or broken terminal-app dependency is an error to report, not a help page:
         # exiting 0 here would tell scripts and users that the wizard ran.
-        missing = getattr(error, "name", None) or "a module"
+        missing = f"; missing module: {error.name}" if getattr(error, "name", None) else ""
         raise WizardError(
             f"The interactive wizard could not start: importing its terminal app failed "
-            f"({type(error).__name__}: {error}; missing or broken: {missing}).",
+            f"({type(error).__name__}: {error}{missing}).",
             "Reinstall its dependencies with `pip install --force-reinstall textual` (or "
             "`pip install onnx-wizard` again); the subcommands work without it: "
             "`onnx-wizard --help`.",
             exit_code=1,
         ) from error
-    return run_app(model=args.model, output=args.output)
 
 
 COMMANDS: dict[str | None, Callable[[argparse.Namespace], int]] = {
