@@ -1,9 +1,9 @@
 """Where an export came from, as the export recorded it: source model, task, commands, card.
 
 The export writes the equivalent ``optimum-cli`` command as the first line of each attempt's
-log (``.<folder>.onnx-wizard-logs/attempt-N.log`` beside the folder); quantization.json may add
-the source and its own commands. A base model is only claimed when it is a Hub id: a card never
-names a base model it cannot link to.
+log (``run_logs_dir(folder)/run-*/attempt-N.log`` in the wizard's home); quantization.json
+holds the quantization commands, led by the export's when the quantization step knew it. A
+base model is only claimed when it is a Hub id: a card never names one it cannot link to.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 
 from onnx_wizard.errors import WizardError
 from onnx_wizard.inspection.source import looks_like_hub_id
+from onnx_wizard.paths import run_logs_dir
 from onnx_wizard.publish.variants import QuantizationRecord
 
 
@@ -30,21 +31,23 @@ class Provenance:
     notes: list[str] = field(default_factory=list)
 
 
+def _attempt_number(log: Path) -> int:
+    found = re.search(r"(\d+)", log.stem)
+    return int(found[1]) if found else 0
+
+
 def export_command(export_dir: Path) -> str | None:
-    """The command of the export's last attempt, from its log beside the folder."""
-    logs = export_dir.parent / f".{export_dir.name}.onnx-wizard-logs"
-    attempts = sorted(
-        logs.glob("attempt-*.log"),
-        key=lambda p: int(m[1]) if (m := re.search(r"(\d+)", p.stem)) else 0,
-    )
-    for log in reversed(attempts):
-        try:
-            with log.open(encoding="utf-8", errors="replace") as handle:
-                first = handle.readline().strip()
-        except OSError:
-            continue
-        if first.startswith("$ "):
-            return first[2:]
+    """The command of the export's last attempt, from the run logs the wizard keeps for it."""
+    runs = sorted(run_logs_dir(export_dir).glob("run-*"), reverse=True)  # names are timestamps
+    for run in runs:
+        for log in sorted(run.glob("attempt-*.log"), key=_attempt_number, reverse=True):
+            try:
+                with log.open(encoding="utf-8", errors="replace") as handle:
+                    first = handle.readline().strip()
+            except OSError:
+                continue
+            if first.startswith("$ "):
+                return first[2:]
     return None
 
 
@@ -108,6 +111,16 @@ def _cached_card(repo_id: str, fetch: bool, notes: list[str]) -> str | None:
         return None
 
 
+def _detected_task(export_dir: Path, config: dict[str, Any], notes: list[str]) -> str | None:
+    from onnx_wizard.inspection.tasks import detect_library, detect_task
+
+    library, _why = detect_library(export_dir, config)
+    task = detect_task(config, library).task
+    if task:
+        notes.append(f"No recorded export task; {task} was detected from config.json.")
+    return task
+
+
 def read_provenance(
     export_dir: Path,
     config: dict[str, Any],
@@ -143,6 +156,8 @@ def read_provenance(
     found.base_model = base_model or _fact(record, "base_model") or found.base_model
     if found.base_model and found.source_card is None:
         found.source_card = _cached_card(found.base_model, fetch, found.notes)
+    if found.task is None:
+        found.task = _detected_task(export_dir, config, found.notes)
     if found.model is None and found.base_model is None:
         found.notes.append(
             "The export left no record of its source model (no attempt log and "
