@@ -42,12 +42,16 @@ def test_the_quickstart_notebook_runs_end_to_end(tmp_path: Path, sample_bert: Pa
     cells = {c.source.splitlines()[0]: c for c in nb.cells if c.cell_type == "code"}
     for cell in cells.values():
         assert not [o for o in cell.outputs if o.output_type == "error"], cell.source
-    _, _, bundles = outputs(next(c for c in cells.values() if "Wizard(" in c.source))
-    assert any(WIDGET_VIEW in b for b in bundles)
+    wizard_cell = next(c for c in cells.values() if "%onnx_wizard sample:" in c.source)
+    _, _, bundles = outputs(wizard_cell)
+    assert sum(WIDGET_VIEW in b for b in bundles) == 1  # shown once, though it is returned too
+    # The saved output follows the wizard: a static viewer reads the last step and results.
+    static = next(b for b in bundles if WIDGET_VIEW in b)
+    assert "Done" in static["text/plain"] and "model.onnx" in static["text/html"]
     text, _, _ = outputs(next(c for c in cells.values() if "run_to_end" in c.source))
     assert "done - success" in text and "Validation passed" in text
-    _, page, _ = outputs(next(c for c in cells.values() if "wizard.results" in c.source))
-    assert "model.onnx" in page and "<svg" in page
+    text, page, _ = outputs(next(c for c in cells.values() if "wizard.result" in c.source))
+    assert "input_ids" in text and "model.onnx" in page and "ExportResult" in page
     _, page, _ = outputs(cells["%%onnx_wizard doctor"])
     assert "OW-OPSET-001" in page and "--opset 14" in page
     _, page, _ = outputs(cells["%onnx_wizard check"])
@@ -63,8 +67,8 @@ from onnx_wizard.widgets.notebook import Wizard
 
 wizard = Wizard(model="sample:bert-classifier", output="out")
 wizard.run_to_end(until="review")
-assert wizard.next_button.description == "Run export"
-wizard.next_button.click()  # starts the export in the background and returns
+assert wizard.button("run").description == "Run export ›"
+wizard.button("run").click()  # starts the export in the background and returns
 clicked_at = time.time()
 wizard
 """
@@ -92,7 +96,7 @@ def test_another_cell_runs_while_an_export_runs(tmp_path: Path, sample_bert: Pat
     execute(nb, tmp_path)
     text, _, _ = outputs(nb.cells[2])
     report = json.loads(text.strip().splitlines()[-1])
-    assert report["final"] == ["run", "success"], report
+    assert report["final"] == ["validate", "success"], report
     assert report["seen"]["busy"] is True, report
     # On RUN and running (or, within milliseconds of the click, still leaving REVIEW).
     assert report["seen"]["status"] == "running" or report["seen"]["step"] == "review", report

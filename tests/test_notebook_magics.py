@@ -3,6 +3,7 @@ the UsageError path, and unload / reload (memray's pattern: a capturing display 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -67,10 +68,13 @@ def test_the_wizard_magic_displays_a_prefilled_widget(
     shell: InteractiveShell, tmp_path: Path
 ) -> None:
     output = tmp_path / "out"
-    shell.run_line_magic("onnx_wizard", f"sample:bert-classifier --output {output} --opset 14")
+    returned = shell.run_line_magic(
+        "onnx_wizard", f"sample:bert-classifier --output {output} --opset 14"
+    )
     (bundle,) = displayed(shell)
     wizard = _instances[bundle[WIDGET_VIEW]["model_id"]]
-    assert isinstance(wizard, Wizard)
+    assert isinstance(wizard, Wizard) and returned is wizard  # `w = %onnx_wizard ...` works
+    assert "step 1 of" in bundle["text/plain"] and "Welcome" in bundle["text/html"]
     assert wizard.view.step is Step.SOURCE
     assert dict(wizard.state.answers) == {
         "source": "sample:bert-classifier",
@@ -127,6 +131,7 @@ def test_inspect_renders_the_model_report(shell: InteractiveShell, sample_bert: 
     shell.run_line_magic("onnx_wizard", "inspect sample:bert-classifier")
     page = html(shell)
     assert "BertForSequenceClassification" in page and "text-classification" in page
+    assert re.search(r"\d+(\.\d)? ?[KM] parameters", page), page  # the CLI's human units
 
 
 def test_inspect_of_a_missing_model_shows_problem_and_fix(
@@ -149,6 +154,9 @@ def test_inspect_of_a_missing_model_shows_problem_and_fix(
         "doctor",  # no log at all
         "'unterminated",
         "sample:bert-classifier --colour blue",
+        "sample:bert-classifier --opset 99",  # outside the supported range: refused now
+        "sample:bert-classifier --opset 3",
+        "sample:bert-classifier --task no-such-task",  # a task optimum does not know
     ],
 )
 def test_bad_arguments_raise_usage_error_with_the_usage(shell: InteractiveShell, line: str) -> None:

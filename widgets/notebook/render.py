@@ -12,7 +12,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from onnx_wizard.flow.steps import Field, StepView
+from onnx_wizard.flow.steps import Field, StepView, Table
 from onnx_wizard.planning.memory import format_size
 
 STATUS_COLOURS = {
@@ -81,7 +81,7 @@ def header(view: StepView) -> str:
 
 def _value(item: Field) -> str:
     value = item.value
-    if item.name.endswith("command"):
+    if item.code:
         return code(value)
     if str(value) in STATUS_COLOURS:
         return badge(value)
@@ -100,6 +100,37 @@ def plan_diff(diff: Mapping[str, Sequence[Any]]) -> str:
     """A remedy's change to the plan: one row per decision, before and after."""
     rows = [(esc(name), code(old), code(new)) for name, (old, new) in diff.items()]
     return "<b>What this fix changes in the plan</b>" + table(("Setting", "Now", "After"), rows)
+
+
+TONES = {"good": "#1a7f37", "warn": "#9a6700", "bad": "#cf222e"}
+
+
+def outcome(text: str, tone: str) -> str:
+    """The engine's sentence on how the run ended, coloured by its tone."""
+    if not text:
+        return ""
+    colour = TONES.get(tone, "#57606a")
+    return f"<div style='border-left:4px solid {colour};padding:2px 8px'>{esc(text)}</div>"
+
+
+def step_table(item: Table) -> str:
+    """One of the view's tables (already formatted by the engine), with its title and note."""
+    note = f"<div><small>{esc(item.note)}</small></div>" if item.note else ""
+    body = table(item.columns, [[esc(cell) for cell in row] for row in item.rows])
+    return f"<h4 style='margin:6px 0'>{esc(item.title)}</h4>{body}{note}"
+
+
+def static_view(view: StepView) -> str:
+    """The step without widgets, for viewers that cannot run them (GitHub, nbviewer)."""
+    fields = info_table(view.fields) if view.fields else ""
+    actions = " · ".join(esc(a.label) for a in view.actions if a.enabled)
+    return (
+        f"<div class='onnx-wizard-static'>{header(view)}{fields}"
+        f"{outcome(view.outcome, view.outcome_tone)}"
+        + "".join(step_table(t) for t in view.tables)
+        + (f"<div><small>Actions: {actions}</small></div>" if actions else "")
+        + "</div>"
+    )
 
 
 # ---- results -----------------------------------------------------------------------------------

@@ -1,14 +1,15 @@
-"""The wizard as one ipywidget: it draws ``machine.view(state)`` and sends answers and actions.
+"""The wizard as one ipywidget: it draws ``machine.view(state)`` and binds its actions to buttons.
 
-No step logic lives here. Every change of a field goes to ``machine.answer``, every button to
-``engine.act`` (or ``engine.run_export_step`` on RUN), and the pane is redrawn from the next view.
-Engine calls run in a worker thread, so a cell that displays the wizard returns at once and other
-cells run during an export; an exception there is shown in the widget's error area. Buttons are
-enabled from the view's actions and the worker's state, like aiidalab's wizard steps.
+No step logic lives here. A field change goes to ``machine.answer``; a button to ``engine.act``
+(with ``yes=True`` when the user ticked the action's consent box); when the view names long work
+(``view.work``), ``engine.work`` does it. Both run in a worker thread, so a cell that displays the
+wizard returns at once and other cells run during an export; an exception there is shown in the
+widget's error area. Labels, button kinds, tables and outcome sentences all come from the view.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import traceback
@@ -20,26 +21,25 @@ import ipywidgets as widgets
 
 from onnx_wizard.errors import WizardError
 from onnx_wizard.flow import engine, machine, session
-from onnx_wizard.flow.steps import Step, StepView, WizardState
+from onnx_wizard.flow.steps import ActionView, StepView, WizardState
+from onnx_wizard.flow.text import view_text
+from onnx_wizard.result import ExportResult
 from onnx_wizard.widgets.notebook import render
 from onnx_wizard.widgets.notebook.fields import Form
 from onnx_wizard.widgets.notebook.run_pane import RunPane
 
-FORWARD = {"next": "Next", "run": "Run export", "finish": "Finish"}
 SHOWN, HIDDEN = {"display": ""}, {"display": "none"}
-
-
-def forward_action(view: StepView) -> str | None:
-    """The view's action the main button performs (Next, Run export or Finish), if any."""
-    return next((a for a in view.actions if a in FORWARD), None)
+BUTTON_STYLES = {"primary": "primary", "destructive": "danger", "secondary": ""}
 
 
 class Wizard(widgets.VBox):
     """The onnx-wizard steps as widgets: ``Wizard(model="sample:bert-classifier")``.
 
     Keyword answers pre-fill the wizard (``output=``, ``opset=``, ``task=``...; checked by the
-    engine on their step). ``wait()`` blocks until the engine work started by a click is done;
-    ``run_to_end()`` clicks the main button until the export is validated.
+    engine on their step). ``click(name)`` presses a button by its action name, ``wait()``
+    blocks until the work it started is done, ``run_to_end()`` presses the main button until
+    the export is validated, and ``result`` is the :class:`~onnx_wizard.result.ExportResult`
+    once it is.
     """
 
     def __init__(
@@ -54,52 +54,51 @@ class Wizard(widgets.VBox):
         self._state = machine.start({k: v for k, v in prefill.items() if v is not None})
         self._lock = threading.RLock()
         self._worker: threading.Thread | None = None
-        self._run: Any = None  # the export handle, while one runs (for Cancel)
+        self._control: engine.RunControl | None = None
         self.last_error: str | None = None
         self.run_finished_at: float | None = None
         self.session_path: Path | None = None
-        self._resumable: tuple[Path, WizardState] | None = None
+        self._offer: session.SessionInfo | None = None
+        self._display_handle: Any = None
+        self.displayed_in: int | None = None
 
         self.header = widgets.HTML()
         self.resume_note = widgets.HTML()
         self.resume_button = widgets.Button(description="Resume", icon="history")
-        self.resume_box = widgets.HBox([self.resume_note, self.resume_button], layout=HIDDEN)
+        self.fresh_button = widgets.Button(description="Start fresh")
+        self.resume_box = widgets.HBox(
+            [self.resume_note, self.resume_button, self.fresh_button], layout=HIDDEN
+        )
         self.error_area = widgets.HTML()
         self.busy_note = widgets.HTML()
         self.body = widgets.VBox()
-        self.back_button = widgets.Button(description="Back", icon="arrow-left")
-        self.next_button = widgets.Button(description="Next", button_style="primary")
-        self.cancel_button = widgets.Button(description="Cancel", button_style="warning")
-        self.apply_button = widgets.Button(description="Apply", button_style="primary")
-        self.edit_button = widgets.Button(description="Edit")
-        self.stop_button = widgets.Button(description="Stop")
+        self.outcome = widgets.HTML()
+        self.tables = widgets.HTML()
         self.consent = widgets.Checkbox(
-            description="I agree: this fix runs code from the internet or changes my environment",
-            indent=False,
-            style={"description_width": "initial"},
-            layout={"width": "auto"},
+            indent=False, style={"description_width": "initial"}, layout={"width": "auto"}
         )
-        self.diff = widgets.HTML()
-        self.results = widgets.HTML()
+        self.action_bar = widgets.HBox()
+        self.buttons: dict[str, widgets.Button] = {}
+        self._consent_for = ""
         self.run_pane = RunPane()
-        self.forms: dict[Step, Form] = {}
-        self.panes: dict[Step, widgets.VBox] = {}
-        self._consent_for: Any = None
-        buttons = widgets.HBox([self.back_button, self.next_button, self.cancel_button])
+        self.forms: dict[Any, Form] = {}
+        self.panes: dict[Any, widgets.VBox] = {}
         super().__init__(
-            [self.header, self.resume_box, self.body, self.error_area, self.busy_note, buttons]
+            [
+                self.header,
+                self.resume_box,
+                self.body,
+                self.error_area,
+                self.busy_note,
+                self.consent,
+                self.action_bar,
+            ]
         )
-
-        self.back_button.on_click(lambda _: self._act("back"))
-        self.next_button.on_click(lambda _: self._forward())
-        self.cancel_button.on_click(lambda _: self.cancel())
-        self.apply_button.on_click(lambda _: self._act("apply"))
-        self.stop_button.on_click(lambda _: self._act("stop"))
-        self.edit_button.on_click(lambda _: self._start(self._edit))
         self.resume_button.on_click(lambda _: self.resume())
+        self.fresh_button.on_click(lambda _: self._hide_offer())
         self.consent.observe(lambda _: self._guarded(self._render), names="value")
         if offer_resume:
-            self._offer_resume(output)
+            self._offer_resume(model, output)
         self._render()
 
     # ---- what tests and notebooks read ----------------------------------------------------------
@@ -120,6 +119,21 @@ class Wizard(widgets.VBox):
     def current_pane(self) -> widgets.Widget:
         return self.body.children[0]
 
+    @property
+    def result(self) -> ExportResult | None:
+        """The validated export, once the run passed (None before)."""
+        return engine.result(self._state)
+
+    def button(self, action: str) -> widgets.Button:
+        """The button bound to the view's action ``action``; KeyError if the step lacks it."""
+        return self.buttons[action]
+
+    def click(self, action: str, *, yes: bool = False) -> None:
+        """Press the button of ``action`` as a user would (``yes`` ticks its consent box)."""
+        if yes:
+            self.consent.value = True
+        self.button(action).click()
+
     def wait(self, timeout: float = 600.0) -> WizardState:
         """Block until the engine work started by the last click is done; TimeoutError if not."""
         worker = self._worker
@@ -129,87 +143,101 @@ class Wizard(widgets.VBox):
                 raise TimeoutError(f"the wizard was still working after {timeout:g} s")
         return self._state
 
-    def run_to_end(self, until: str | None = None, timeout: float = 900.0) -> WizardState:
-        """Click the main button (Next, Run export, Finish) until DONE, RECOVER or step ``until``.
-
-        The same calls the buttons make; RuntimeError with the view's reason where it stops."""
+    def run_to_end(
+        self, until: str | None = None, timeout: float = 900.0, *, yes: bool = False
+    ) -> WizardState:
+        """Press the main button until DONE, RECOVER or step ``until``; RuntimeError with the
+        view's reason where it cannot go on. ``yes=True`` is the caller's explicit yes to every
+        consent the walk meets (replacing an output, running a model's code)."""
         deadline = time.monotonic() + timeout
         self.wait(timeout)
         while True:
             view = self.view
-            if view.step.value == until or view.step in (Step.DONE, Step.RECOVER):
+            if view.step.value == until or view.step.value in ("done", "recover"):
                 return self._state
-            if self.next_button.disabled:
+            primary = view.primary
+            if primary is None or not primary.enabled:
                 problems = "; ".join(f"{k}: {v}" for k, v in self._state.errors.items())
-                raise RuntimeError(view.error or problems or f"stuck on {view.step.value}")
+                reason = primary.reason if primary else ""
+                raise RuntimeError(view.error or problems or reason or f"stuck on {view.step}")
+            if primary.consent and not (yes or self.consent.value):
+                raise RuntimeError(
+                    f"'{primary.label}' needs your explicit yes: {primary.consent} Tick the box "
+                    "above the buttons, or call run_to_end(yes=True)."
+                )
             before = self._state
-            self.next_button.click()
+            self.click(primary.name, yes=yes and bool(primary.consent))
             self.wait(max(1.0, deadline - time.monotonic()))
             if self.last_error:
                 raise RuntimeError(self.last_error)
             if self._state == before:
                 problems = "; ".join(f"{k}: {v}" for k, v in self._state.errors.items())
-                raise RuntimeError(self.view.error or problems or f"stuck on {view.step.value}")
+                raise RuntimeError(self.view.error or problems or f"stuck on {view.step}")
 
     def cancel(self) -> None:
         """Stop the running export (its process tree ends within about a second)."""
-        run = self._run
-        if run is not None:
-            self._guarded(run.cancel)
+        control = self._control
+        if control is not None:
+            threading.Thread(target=control.cancel, name="onnx-wizard-cancel", daemon=True).start()
 
-    # ---- session ------------------------------------------------------------------------------
+    # ---- resume ---------------------------------------------------------------------------------
 
-    def _offer_resume(self, output: str | None) -> None:
-        found = session.find_resumable(output)
-        self._resumable = found
-        if found is None:
+    def _offer_resume(self, model: str | None, output: str | None) -> None:
+        offer = engine.resume_offer(model, output)
+        self._offer = offer
+        if offer is None:
             return
-        path, state = found
-        source = state.answers.get("source") or "a model"
-        self.resume_note.value = (
-            f"An unfinished session for <b>{render.esc(source)}</b> stopped at "
-            f"<b>{render.esc(machine.view(state).title)}</b> (saved in "
-            f"<code>{render.esc(path)}</code>)."
-        )
+        self.resume_note.value = f"{render.esc(offer.question())} "
         self.resume_box.layout = widgets.Layout(**SHOWN)
 
-    def resume(self) -> None:
-        """Continue the saved session offered above the wizard."""
-        found = self._resumable
-        if found is None or self.busy:
-            return
-        self.session_path, state = found
-        self._resumable = None
+    def _hide_offer(self) -> None:
+        self._offer = None
         self.resume_box.layout = widgets.Layout(**HIDDEN)
-        self._state = state
-        # The engine redoes the work the saved step waits for (checks, the plan command).
-        self._start(lambda: self._set_state(engine.refresh(self._state)))
+
+    def resume(self) -> None:
+        """Continue the saved session offered above the wizard (the user's click is the yes)."""
+        offer = self._offer
+        if offer is None or self.busy:
+            return
+        self._hide_offer()
+        self.session_path = offer.path
+        self._start(lambda: self._set_state(engine.resume(offer)))
 
     # ---- engine calls (worker thread) -----------------------------------------------------------
 
-    def _act(self, action: str) -> None:
-        if action in self.view.actions:
-            self._start(lambda: self._do(action))
+    def _press_named(self, name: str) -> None:
+        action = self.view.action(name)
+        if action is not None:  # the step may have moved on since the button was drawn
+            self._press(action)
 
-    def _forward(self) -> None:
-        view = self.view
-        if view.step is Step.RUN and view.status == "running":
-            self._start(self._export)  # a resumed or interrupted run: start it (again)
-        elif forward_action(view):
-            self._act(str(forward_action(view)))
+    def _press(self, action: ActionView) -> None:
+        if action.name == "cancel":
+            self.cancel()
+            return
+        if action.name == "close":
+            self.close()
+            return
+        yes = bool(action.consent) and bool(self.consent.value)
+        self._start(lambda: self._perform(action.name, yes))
 
-    def _do(self, action: str) -> None:
-        state = engine.act(self._state, action)
-        self._set_state(state)
-        if state.step is Step.RUN and machine.view(state).status == "running":
-            self._export()
+    def _perform(self, name: str, yes: bool) -> None:
+        self._set_state(engine.act(self._state, name, yes=yes))
+        self._settle()
+
+    def _settle(self) -> None:
+        """Do the long work the view names (checks, inspection, the export) until none is left."""
+        while (work := machine.view(self._state).work) is not None:
+            before = self._state
+            if work == "export":
+                self._export()
+            else:
+                self._set_state(engine.work(before))
+            if self._state == before:
+                return  # the engine could not move on: the view says why
 
     def _export(self) -> None:
         self.run_pane.reset()
-
-        def keep(run: Any) -> None:
-            self._run = run
-            self._render()
+        control = self._control = engine.RunControl()
 
         def on_event(event: dict[str, Any]) -> None:
             self.run_pane.on_event(event)
@@ -217,21 +245,19 @@ class Wizard(widgets.VBox):
                 self._render()  # Cancel works from here: the child process exists
 
         try:
-            state = engine.run_export_step(self._state, on_event=on_event, on_run=keep)
+            state = engine.work(self._state, control=control, on_event=on_event)
         finally:
-            self._run = None
+            self._control = None
             self.run_pane.flush()
             self.run_finished_at = time.time()
         self._set_state(state)
-
-    def _edit(self) -> None:
-        self._set_state(engine.back_to(self._state, Step.REVIEW))
 
     def _set_state(self, state: WizardState) -> None:
         with self._lock:
             before, self._state = self._state, state
         if state.step is not before.step or state.facts != before.facts:
             self.session_path = session.save_session(state)
+            self._refresh_display()
         self._render()
 
     def _start(self, work: Callable[[], None]) -> None:
@@ -269,85 +295,105 @@ class Wizard(widgets.VBox):
         self.last_error = f"{problem} Fix: {fix}"
         self.error_area.value = render.error_box(problem, fix, detail)
 
-    # ---- drawing ------------------------------------------------------------------------------
+    # ---- drawing --------------------------------------------------------------------------------
 
     def _on_input(self, name: str, raw: Any) -> None:
         def answer() -> None:
             with self._lock:
                 self._state = machine.answer(self._state, name, raw)
+            if self._offer is not None:
+                self._hide_offer()  # the user started: resuming must not replace their answers
             self._render(editing=name)
 
         self._guarded(answer)
 
-    def _pane(self, step: Step) -> widgets.VBox:
-        if step not in self.panes:
-            hidden = ("recovery",) if step is Step.RECOVER else ()  # Apply/Stop answer it
-            form = self.forms[step] = Form(self._on_input, hidden)
-            extras: list[widgets.Widget] = []
-            if step is Step.RUN:
-                extras = [self.run_pane.box]
-            elif step in (Step.VALIDATE, Step.DONE):
-                extras = [self.results]
-            elif step is Step.RECOVER:
-                row = widgets.HBox([self.apply_button, self.edit_button, self.stop_button])
-                extras = [self.diff, self.consent, row]
-            elif step is Step.PUBLISH:
-                note = "Uploading comes with a later release: Finish records these choices."
-                extras = [widgets.HTML(f"<i>{note}</i>")]
-            self.panes[step] = widgets.VBox([form.box, *extras])
-        return self.panes[step]
+    def _pane(self, view: StepView) -> widgets.VBox:
+        if view.step not in self.panes:
+            form = self.forms[view.step] = Form(self._on_input)
+            extras = [self.run_pane.box] if view.layout == "run" else []
+            self.panes[view.step] = widgets.VBox([form.box, *extras, self.outcome, self.tables])
+        return self.panes[view.step]
 
     def _render(self, editing: str | None = None) -> None:
         with self._lock:
             view, busy = self.view, self.busy
             self.header.value = render.header(view)
-            pane = self._pane(view.step)
+            pane = self._pane(view)
             self.forms[view.step].show(view.fields, editing=editing)
             self.forms[view.step].set_disabled(busy)
             if self.body.children != (pane,):
                 self.body.children = (pane,)
-            if view.step in (Step.VALIDATE, Step.DONE):
-                self._draw_results()
-            if view.step is Step.RECOVER:
-                self._draw_recovery(view, busy)
-            self._draw_buttons(view, busy)
+            self.outcome.value = render.outcome(view.outcome, view.outcome_tone)
+            self.tables.value = "".join(render.step_table(t) for t in view.tables)
+            if view.step.value == "done" and self.result is not None:
+                self.tables.value += render.chart(engine.results(self._state))
+            self._draw_actions(view, busy)
 
-    def _draw_buttons(self, view: StepView, busy: bool) -> None:
-        action = forward_action(view)
-        restart = view.step is Step.RUN and view.status == "running" and not busy
-        self.next_button.description = "Start export" if restart else FORWARD.get(action or "", "")
-        self.next_button.disabled = busy or not (action or restart)
-        self.next_button.layout.display = "" if (action or restart) else "none"
-        self.back_button.disabled = busy or "back" not in view.actions
-        self.cancel_button.layout.display = "" if "cancel" in view.actions else "none"
-        self.cancel_button.disabled = self._run is None or not self.run_pane.started
-        self.busy_note.value = "<i>Working…</i>" if busy and not self._run else ""
+    def _draw_actions(self, view: StepView, busy: bool) -> None:
+        names = view.action_names
+        if tuple(self.buttons) != names:
+            self.buttons = {}
+            for action in view.actions:
+                button = widgets.Button()
+                button.on_click(lambda _, name=action.name: self._press_named(name))
+                self.buttons[action.name] = button
+            self.action_bar.children = tuple(self.buttons.values())
+        control = self._control
+        for action in view.actions:
+            button = self.buttons[action.name]
+            button.description = action.label
+            button.button_style = BUTTON_STYLES.get(action.kind, "")
+            button.tooltip = action.reason or action.label
+            if action.name == "cancel":
+                button.disabled = not (action.enabled and control is not None and control.started)
+            else:
+                needs_yes = bool(action.consent) and not self.consent.value
+                button.disabled = busy or not action.enabled or needs_yes
+        consenting = next((a for a in view.actions if a.consent and a.enabled), None)
+        wanted = consenting.consent if consenting else ""
+        if wanted != self._consent_for:
+            self._consent_for = wanted
+            self.consent.value = False  # a yes is given to one action, never carried over
+        self.consent.description = wanted
+        self.consent.layout.display = "" if wanted else "none"
+        blocked = [a.reason for a in view.actions if not a.enabled and a.reason and not busy]
+        note = next((a.busy for a in view.actions if busy), "Working…") if busy else ""
+        self.busy_note.value = f"<i>{render.esc(note)}</i>" if busy and not control else ""
         if view.error:
             self.busy_note.value += f"<div style='color:#cf222e'>{render.esc(view.error)}</div>"
+        elif blocked and view.primary is not None and not view.primary.enabled:
+            self.busy_note.value += f"<div style='color:#57606a'>{render.esc(blocked[0])}</div>"
 
-    def _draw_results(self) -> None:
-        facts = self._state.facts
-        rows = engine.results(self._state)
-        summary = (facts.validation or {}).get("summary")
-        self.results.value = (
-            "<h4 style='margin:6px 0'>Results</h4>"
-            + (f"<div>{render.esc(summary)}</div>" if summary else "")
-            + render.variants_table(rows)
-            + render.chart(rows)
-        )
+    # ---- readable without the widget (GitHub, nbviewer, terminal IPython) -----------------------
 
-    def _draw_recovery(self, view: StepView, busy: bool) -> None:
-        remedies = (self._state.facts.diagnosis or {}).get("remedies") or ()
-        chosen = next((f.value for f in view.fields if f.name == "remedy"), None)
-        remedy = remedies[chosen] if isinstance(chosen, int) and chosen < len(remedies) else {}
-        if chosen != self._consent_for:
-            self._consent_for = chosen
-            self.consent.value = False  # consent is given to one fix, not carried to another
-        self.diff.value = render.plan_diff(remedy["diff"]) if remedy.get("diff") else ""
-        needs_consent = bool(remedy.get("needs_consent"))
-        self.consent.layout.display = "" if needs_consent else "none"
-        self.apply_button.disabled = (
-            busy or "apply" not in view.actions or (needs_consent and not self.consent.value)
-        )
-        self.stop_button.disabled = busy or "stop" not in view.actions
-        self.edit_button.disabled = busy or "back" not in view.actions
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        bundle: dict[str, Any] = dict(super()._repr_mimebundle_(**kwargs) or {})
+        view = self.view
+        bundle["text/plain"] = view_text(view)
+        bundle["text/html"] = render.static_view(view)
+        return bundle
+
+    def _ipython_display_(self) -> None:
+        from IPython import get_ipython
+        from IPython.display import display
+
+        shell = get_ipython()
+        if shell is not None and self.displayed_in == shell.execution_count:
+            return  # the magic already showed it in this cell; `w = %onnx_wizard` shows it once
+        self._display_handle = display(self._repr_mimebundle_(), raw=True, display_id=True)
+
+    def show(self) -> None:
+        """Display the widget with a handle, so its static copy follows the wizard's steps."""
+        from IPython import get_ipython
+        from IPython.display import display
+
+        self._display_handle = display(self._repr_mimebundle_(), raw=True, display_id=True)
+        shell = get_ipython()
+        self.displayed_in = shell.execution_count if shell is not None else None
+
+    def _refresh_display(self) -> None:
+        """Keep the saved output (text and HTML fallback) in step with the wizard."""
+        handle = self._display_handle
+        if handle is not None:
+            with contextlib.suppress(Exception):  # a closed front end must not break the wizard
+                handle.update(self._repr_mimebundle_(), raw=True)

@@ -76,9 +76,15 @@ def refresh(state: WizardState) -> WizardState:
     """Do the work the current step waits for (checks, plan command); no-op when done."""
     if state.step is Step.PREREQUISITES and state.facts.checks is None:
         return run_prerequisites(state)
-    if state.step is Step.REVIEW:
-        return machine.with_facts(state, command=current_plan(state).to_command())
+    if state.step in PLAN_SHOWN and state.facts.report is not None:
+        command = current_plan(state).to_command()  # a fix changed the plan: say so everywhere
+        if command != state.facts.command:
+            return machine.with_facts(state, command=command)
     return state
+
+
+# The steps that show the plan's equivalent command (the review and everything after the run).
+PLAN_SHOWN = (Step.REVIEW, Step.RUN, Step.VALIDATE, Step.RECOVER, Step.PUBLISH, Step.DONE)
 
 
 def go_next(state: WizardState) -> WizardState:
@@ -415,8 +421,11 @@ def resume(offer: SessionInfo) -> WizardState:
     state = offer.state
     if state is None:
         raise WizardError(f"The session {offer.id} cannot be read.", offer.problem or "Start anew.")
-    if state.step is Step.RUN and (state.facts.run or {}).get("status") in (None, "running"):
-        state = back_to(machine.with_facts(state, run=None), Step.REVIEW)
+    cut_off = (state.facts.run or {}).get("status") in (None, "running")
+    if state.step is Step.RUN and cut_off and Step.REVIEW in state.history:
+        # Back is not offered while a run is under way, so step out of it directly.
+        keep = len(state.history) - 1 - state.history[::-1].index(Step.REVIEW)
+        state = WizardState(Step.REVIEW, state.answers, state.facts, state.history[:keep])
     return refresh(state)
 
 
