@@ -33,7 +33,8 @@ HEADLINES = {
     "terminal output of the failed command (its last 50 lines are usually enough).",
     "clean": "No failure was found in this log: it holds no error, traceback or failing status. "
     "If something did fail, paste the output that came after this.",
-    "succeeded": "No failure was found: the export succeeded (optimum's success line ends the log).",
+    "succeeded": "No failure was found: the export succeeded "
+    "(optimum's success line ends the log).",
     "failure": "No known failure matches this log; here is what it says.",
 }
 
