@@ -7,6 +7,7 @@ Bad arguments raise IPython's ``UsageError`` (a short message, no traceback) wit
 from __future__ import annotations
 
 import argparse
+import html
 import shlex
 from typing import Any, NoReturn
 
@@ -115,7 +116,12 @@ def _doctor(logfile: str | None, cell: str | None) -> None:
     log = cell if cell is not None else read_log(logfile)
     if not log.strip():
         usage_error("the cell is empty: paste the log of the failed export under the magic.")
-    display(HTML(render.doctor(run_doctor(log))))
+    result = run_doctor(log)
+    if result["diagnoses"]:
+        display(HTML(render.doctor(result)))
+    else:  # the engine's never-empty answer (prose, a clean log, or what the error says)
+        summary = html.escape(result["summary_text"])
+        display(HTML(f"<pre class='onnx-wizard-doctor'>{summary}</pre>"))
 
 
 def _check(gpu: bool) -> None:

@@ -30,6 +30,7 @@ class DoctorScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "app.pop_screen", "Back to the wizard"),
         Binding("ctrl+r", "diagnose", "Diagnose"),
+        Binding("ctrl+l", "clear", "Clear the paste"),
     ]
 
     class Done(Message):
@@ -52,6 +53,7 @@ class DoctorScreen(Screen[None]):
                 yield Input(placeholder="path/to/export.log", id="doctor-path", compact=True)
                 yield Button("Open file", id="doctor-load", compact=True)
                 yield Button("Diagnose", id="doctor-run", variant="primary", compact=True)
+                yield Button("Clear", id="doctor-clear", compact=True)
             yield TextArea(id="doctor-log", placeholder="Paste the log here...")
             yield VerticalScroll(id="doctor-results")
         yield Footer()
@@ -65,6 +67,8 @@ class DoctorScreen(Screen[None]):
             self.open_file()
         elif event.button.id == "doctor-run":
             self.action_diagnose()
+        elif event.button.id == "doctor-clear":
+            self.run_worker(self.action_clear(), exclusive=True, group="doctor-clear")
         elif event.button.has_class("copy") and event.button.name:
             self.app.copy_to_clipboard(event.button.name)
             self.notify("Copied to the clipboard.", timeout=2)
@@ -88,13 +92,16 @@ class DoctorScreen(Screen[None]):
         self.query_one(TextArea).text = text
         self.action_diagnose()
 
+    async def action_clear(self) -> None:
+        """Empty the paste box and the results, ready for the next log."""
+        self.query_one(TextArea).clear()
+        await self.query_one("#doctor-results", VerticalScroll).remove_children()
+        self.query_one(TextArea).focus()
+
     def action_diagnose(self) -> None:
-        text = self.query_one(TextArea).text
-        if not text.strip():
-            self.notify("Paste a log (or open a file) first.", severity="warning")
-            return
+        # An empty paste is diagnosed too: the engine's answer says it is empty.
         self.query_one("#doctor-results").loading = True
-        self._diagnose(text)
+        self._diagnose(self.query_one(TextArea).text)
 
     @work(thread=True, exclusive=True, group="doctor", exit_on_error=False)
     def _diagnose(self, text: str) -> None:
@@ -118,13 +125,9 @@ def result_widgets(result: Mapping[str, Any] | None, problem: str = "") -> list[
         return [Static(escape(problem), classes="error")]
     diagnoses = list(result.get("diagnoses") or ())
     if not diagnoses:
-        return [
-            Static(
-                "No known failure was recognised in this log. The error is usually in its last "
-                "30 lines; run `onnx-wizard check`, or export with the wizard to get its help.",
-                classes="diagnosis",
-            )
-        ]
+        # The engine's never-empty answer: empty, not a log, clean, or what the error says.
+        summary = str(result.get("summary_text") or "No known failure was recognised.")
+        return [Static(escape(summary), classes="diagnosis", id="doctor-summary")]
     shown: list[Widget] = []
     corrected = result.get("corrected_command")
     if corrected:
