@@ -19,6 +19,7 @@ from pathlib import Path
 LEFTOVER = re.compile(
     r"^\.(?P<name>.+)\.(?:partial|replaced)-(?P<pid>\d+)-[A-Za-z0-9_]+(\.job\.json)?$"
 )
+LOCK = re.compile(r"^\.(?P<name>.+)\.onnx-wizard\.lock$")  # runner/lock.py; holds the pid
 
 
 def new_folder_mode() -> int:
@@ -77,6 +78,9 @@ def sweep_stale(parent: Path, name: str | None = None) -> list[Path]:
     except OSError:
         return done
     for path in entries:
+        lock = LOCK.match(path.name)
+        if lock and (name is None or lock["name"] == name) and _remove_stale_lock(path):
+            done.append(path)
         found = LEFTOVER.match(path.name)
         if not found or (name is not None and found["name"] != name):
             continue
@@ -92,3 +96,25 @@ def sweep_stale(parent: Path, name: str | None = None) -> list[Path]:
                 path.unlink()
             done.append(path)
     return done
+
+
+def _remove_stale_lock(path: Path) -> bool:
+    """Remove a lock file whose holder has ended (the kernel already dropped its flock)."""
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except OSError:
+        return False
+    if not text.isdigit() or pid_alive(int(text)):
+        return False
+    try:
+        import fcntl
+    except ImportError:  # no flock: the pid in the file is the whole lock
+        path.unlink(missing_ok=True)
+        return True
+    with path.open("a", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return False  # a new holder took it since: it is not stale
+        path.unlink(missing_ok=True)  # while holding it, so no one is mid-takeover
+    return True

@@ -34,9 +34,10 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace a non-empty OUTDIR")
     parser.add_argument(
         "--route",
-        choices=("related-config", "torchscript", "dynamo"),
-        help="for a model type optimum cannot export: export with a related model's ONNX config, "
-        "or directly with torch.onnx (TorchScript or dynamo); --auto-fix picks the first offer",
+        choices=("auto", "related-config", "torchscript", "dynamo"),
+        help="for a model type optimum cannot export: auto (every route below, in order of "
+        "measured success, first validated wins), a related model's ONNX config, or torch.onnx "
+        "(TorchScript or dynamo); --auto-fix takes auto",
     )
     parser.add_argument(
         "--timeout",
@@ -129,11 +130,15 @@ def _export(args: argparse.Namespace) -> int:
         if interrupted.is_set():  # Ctrl-C came before this attempt started: it never runs
             run.cancel()
 
+    finished = threading.Event()
+
     def work() -> None:
         try:
             holder["result"] = run_export()
         except BaseException as error:  # re-raised in the main thread, where the CLI reports it
             holder["error"] = error
+        finally:
+            finished.set()
 
     def run_export() -> ExportResult:
         return export_with_recovery(
@@ -153,14 +158,15 @@ def _export(args: argparse.Namespace) -> int:
     # process tree and clean its staging folder before this process ends.
     worker = threading.Thread(target=work, daemon=True)
     worker.start()
-    try:
-        while worker.is_alive():
-            worker.join(timeout=0.2)
-    except KeyboardInterrupt:
-        interrupted.set()
-        if runs:
-            runs[-1].cancel()
-        worker.join()
+    # An Event, not Thread.join: on Python < 3.13 a join interrupted by Ctrl-C can return early
+    # ever after, while the export still runs.
+    while not finished.is_set():
+        try:
+            finished.wait(timeout=0.2)
+        except KeyboardInterrupt:
+            interrupted.set()
+            if runs:
+                runs[-1].cancel()
     if "error" in holder or "result" not in holder:
         raise holder.get("error") or RuntimeError("the export thread ended without a result")
     result: ExportResult = holder["result"]
