@@ -92,6 +92,8 @@ _SINGLE_FLAG: dict[str, tuple[str, str]] = {
 }
 
 _BARE_FLAG: dict[str, str] = {
+    # The plan's flag (optimum-onnx 0.1 lacks it: the wizard calls torch.onnx.export(dynamo=True)).
+    "use_dynamo": "--dynamo",
     "no_post_process": "--no-post-process",
     "monolith": "--monolith",
     "trust_remote_code": "--trust-remote-code",

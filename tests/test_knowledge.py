@@ -147,11 +147,16 @@ def _remedy_matches(diagnosis: Diagnosis, flag: str) -> bool:
             package = re.split(r"[=<>\[]", package)[0].lower()
             actions = {"uninstall"} if verb == "uninstall" else {"install", "upgrade"}
             found = any(
-                r.action in actions
-                and (
-                    str(r.args.get("package", "")).lower() == package
-                    or package in (r.command or "").split()
+                (
+                    r.action in actions
+                    and (
+                        str(r.args.get("package", "")).lower() == package
+                        or package in (r.command or "").split()
+                    )
                 )
+                # A thread's own pin is not copied into remedies (issue 12); a remedy that says
+                # to pin that package to the caller's declared release covers it.
+                or (r.action == "manual" and f"'{package}==" in r.note)
                 for r in diagnosis.remedies
             )
         elif match := re.fullmatch(r"npm install (@?[^@\s]+)(?:@\S+)?", part):
@@ -223,8 +228,12 @@ SEED_SECTIONS = {  # heading in "Common Errors and Solutions" -> category it bel
 @pytest.mark.skipif(not SEED_FILE.exists(), reason="shared/seeds not present")
 def test_the_seed_guides_headings_are_not_diagnoses() -> None:
     """Headings of a blog post are no program's output: a heading alone gets no diagnosis."""
-    for heading in ("Out of memory during export", "Model produces wrong outputs after conversion",
-                    "WebGPU falls back to WASM in browser", "Validation error: output mismatch"):
+    for heading in (
+        "Out of memory during export",
+        "Model produces wrong outputs after conversion",
+        "WebGPU falls back to WASM in browser",
+        "Validation error: output mismatch",
+    ):
         assert diagnose(heading) == [], heading
 
 
