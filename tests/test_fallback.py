@@ -19,6 +19,7 @@ import pytest
 from onnx_wizard.errors import WizardError
 from onnx_wizard.fallback.child import export_with_related_config, export_with_torch_onnx, run_job
 from onnx_wizard.fallback.routes import (
+    AUTO,
     DYNAMO,
     RELATED,
     TORCHSCRIPT,
@@ -196,7 +197,8 @@ def test_choose_routes_offers_fitting_relatives_then_torch_onnx(models: dict[str
     report = inspect_model(str(models["ernie"])).to_dict()
     offers = choose_routes(report)
     routes = [(o["route"], o["related_model_type"]) for o in offers]
-    assert routes[0] == (RELATED, "bert")  # the known relative comes first
+    assert routes[0] == (AUTO, None)  # the ladder, which tries the rest in measured order
+    assert routes[1] == (RELATED, "bert")  # the known relative comes first
     assert routes[-2:] == [(TORCHSCRIPT, None), (DYNAMO, None)]
     related = {r for kind, r in routes if kind == RELATED}
     # Name-closest types of another kind (decoders, speech) are not offered.
@@ -205,7 +207,8 @@ def test_choose_routes_offers_fitting_relatives_then_torch_onnx(models: dict[str
     )
     for offer in offers:
         assert offer["explanation"] and offer["risk"] and offer["task"] == "text-classification"
-    assert fallback_job(offers[0])["related_model_type"] == "bert"
+    assert fallback_job(offers[1])["related_model_type"] == "bert"
+    assert fallback_job(offers[0])["order"] == offers[0]["order"]
     assert choose_routes({**report, "supported": True}) == []
 
 

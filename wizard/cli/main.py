@@ -116,7 +116,15 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     from onnx_wizard.planning.answers import require_supported
 
     report = inspect_model(args.model)
-    print(json.dumps(report.to_dict(), indent=2) if args.json else render_text(report))
+    facts, text = report.to_dict(), render_text(report)
+    # For a type optimum cannot export: which fallback route, why, and its measured odds.
+    from onnx_wizard.fallback.outlook import outlook_for, outlook_text
+
+    outlook = outlook_for(facts)
+    if outlook is not None:
+        facts["route_outlook"] = outlook
+        text += "\n" + outlook_text(outlook)
+    print(json.dumps(facts, indent=2) if args.json else text)
     # The report is printed either way; an unsupported model still fails the command, so a
     # script that runs `inspect` before exporting stops here with the reason.
     require_supported(report.to_dict())

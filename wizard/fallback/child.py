@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from onnx_wizard.errors import WizardError
-from onnx_wizard.fallback.routes import DYNAMO, RELATED, TORCH_TASKS, TORCHSCRIPT, route_name
+from onnx_wizard.fallback.routes import AUTO, DYNAMO, RELATED, TORCH_TASKS, TORCHSCRIPT, route_name
 
 DEFAULT_OPSET = 18  # optimum's default; scaled_dot_product_attention needs at least 14
 # Two sentences of different lengths: the batch is padded, so the attention mask really masks,
@@ -391,6 +391,13 @@ def run_job(job: dict[str, Any], events: Any = None) -> dict[str, Any]:
             events=events,
             trust_remote_code=remote,
             main_export_kwargs=kwargs,
+        )
+    if spec["route"] == AUTO:
+        from onnx_wizard.fallback.ladder import run_ladder
+
+        order = tuple(spec.get("order") or ()) or None
+        return run_ladder(
+            model_path, output, task, order=order, events=events, trust_remote_code=remote
         )
     if spec["route"] not in (TORCHSCRIPT, DYNAMO):
         raise WizardError(

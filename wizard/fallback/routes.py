@@ -14,13 +14,19 @@ from typing import Any
 from onnx_wizard.inspection.supported_tasks import TaskTable, load_table
 
 RELATED = "related-config"
+LINEAGE = "lineage-config"  # a registered type the model's classes derive from
+FAMILY = "family-config"  # a registered type of the same family whose inputs forward() takes
 TORCHSCRIPT = "torchscript"
 DYNAMO = "dynamo"
+AUTO = "auto"  # the ladder: the routes above in order of measured success, first validated wins
 # Route id -> the name reports use. The child returns exactly these names in its result.
 ROUTES = {
     RELATED: "optimum with the ONNX config of {related}",
+    LINEAGE: "optimum with the ONNX config of {related}, the registered type it derives from",
+    FAMILY: "optimum with the ONNX config of {related}, a registered type of the same family",
     TORCHSCRIPT: "torch.onnx.export (TorchScript)",
     DYNAMO: "torch.onnx.export (dynamo)",
+    AUTO: "the fallback routes in order of measured success (first validated wins)",
 }
 
 # Tasks the low-level route can export (text models; inputs come from the tokenizer).
@@ -159,8 +165,8 @@ def choose_routes(report: dict[str, Any], table: TaskTable | None = None) -> lis
     if report.get("supported", False) or report.get("library", "transformers") != "transformers":
         return []
     table = table or load_table()
+    offers: list[dict[str, Any]] = [_auto_offer(report)]
     model_type = str(report.get("model_type") or "")
-    offers: list[dict[str, Any]] = []
     candidates = [(KNOWN_RELATIVES[model_type], True)] if model_type in KNOWN_RELATIVES else []
     candidates += [(str(c), False) for c in report.get("closest") or ()]
     seen: set[str] = set()
@@ -177,6 +183,34 @@ def choose_routes(report: dict[str, Any], table: TaskTable | None = None) -> lis
     return offers
 
 
+def _auto_offer(report: dict[str, Any]) -> dict[str, Any]:
+    """The ladder, first: it tries every route below it, in order of measured success."""
+    from onnx_wizard.fallback.outlook import describe_outlook, route_outlook
+
+    outlook = route_outlook(report)
+    return {
+        "route": AUTO,
+        "label": route_name(AUTO),
+        "related_model_type": None,
+        "task": report.get("task"),
+        "why": describe_outlook(outlook),
+        "order": outlook["order"],
+        "outlook": outlook,
+        "explanation": (
+            "Tries, in this order, optimum with the ONNX config of the registered type the "
+            "model's classes derive from, optimum with a same-family config whose inputs its "
+            "forward() takes, then torch.onnx (TorchScript, dynamo) on inputs built from its "
+            "config. Each export is validated against PyTorch at shapes other than the traced "
+            "ones; the first that passes is kept."
+        ),
+        "risk": (
+            "A borrowed config may leave out inputs this model has beyond the borrowed type's; "
+            "torch.onnx exports one graph without a KV cache (slower generation). Validation "
+            "catches wrong numbers, not missing features."
+        ),
+    }
+
+
 def fallback_job(offer: dict[str, Any], opset: int | None = None) -> dict[str, Any]:
     """The ``job["fallback"]`` entry that makes the export child take this route."""
     return {
@@ -184,6 +218,7 @@ def fallback_job(offer: dict[str, Any], opset: int | None = None) -> dict[str, A
         "task": offer["task"],
         "related_model_type": offer.get("related_model_type"),
         "opset": opset,
+        "order": offer.get("order"),
     }
 
 
@@ -227,8 +262,11 @@ def describe_route(
 
 
 __all__ = [
+    "AUTO",
     "DYNAMO",
+    "FAMILY",
     "KNOWN_RELATIVES",
+    "LINEAGE",
     "RELATED",
     "ROUTES",
     "TORCHSCRIPT",

@@ -165,7 +165,11 @@ def run(job: dict[str, Any], events: EventStream) -> int:
 
     output = Path(kwargs["output"])
     report: dict[str, Any] | None = None
-    if job.get("validate", True):
+    if route is not None and route.get("validation") is not None:
+        # The fallback ladder validated its export already, at untraced shapes on inputs built
+        # for the model's modality (images, audio too): keep that report.
+        report = route.pop("validation")
+    elif job.get("validate", True):
         events.stage("validate", "validating against PyTorch on real inputs")
         from onnx_wizard.validation.child import validate
 
