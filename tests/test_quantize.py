@@ -7,7 +7,9 @@ the export it writes into, so the fp32 files stay pristine for the others.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -294,3 +296,125 @@ def test_calibration_formats(tmp_path: Path) -> None:
         load_samples(lines, column="body")
     assert len(load_samples(None)) == 10
     assert load_samples(None, count=3) == load_samples(None)[:3]
+
+
+# ---- the real client: Transformers.js in Node, offline, on every dtype the wizard made ----------
+
+NODE_CACHE = Path(
+    os.environ.get("ONNX_WIZARD_NODE_CACHE", Path.home() / ".cache/onnx-wizard-tests/node")
+)
+SENTENCE = "The weather is lovely today, so we are going for a walk in the park."
+NODE_CHECK = """
+import { pipeline, env } from '@huggingface/transformers';
+const [root, model, task, ...dtypes] = process.argv.slice(2);
+env.allowRemoteModels = false; env.allowLocalModels = true; env.localModelPath = root;
+const results = {};
+for (const dtype of dtypes) {
+  try {
+    const pipe = await pipeline(task, model, { dtype, device: 'cpu' });
+    const out = task === 'text-classification'
+      ? await pipe(process.env.SENTENCE)
+      : await pipe(process.env.SENTENCE, { max_new_tokens: 5, do_sample: false });
+    results[dtype] = out[0];
+    await pipe.dispose();
+  } catch (error) { results[dtype] = { error: String(error).slice(0, 500) }; }
+}
+console.log(JSON.stringify(results));
+"""
+
+
+@pytest.fixture(scope="session")
+def transformers_js() -> Path:
+    """@huggingface/transformers@4 installed once into a cache folder outside the repository."""
+    if not (shutil.which("node") and shutil.which("npm")):
+        pytest.skip("node and npm are needed to run Transformers.js (install Node.js 18+)")
+    package = NODE_CACHE / "node_modules" / "@huggingface" / "transformers" / "package.json"
+    if not package.is_file():
+        NODE_CACHE.mkdir(parents=True, exist_ok=True)
+        (NODE_CACHE / "package.json").write_text('{"name": "onnx-wizard-tests", "private": true}')
+        # --ignore-scripts: onnxruntime-node's post-install fetches a CUDA add-on; the CPU
+        # binary ships in the package.
+        subprocess.run(
+            [
+                "npm",
+                "install",
+                "--ignore-scripts",
+                "--no-audit",
+                "--no-fund",
+                "@huggingface/transformers@4",
+            ],
+            cwd=NODE_CACHE,
+            check=True,
+            timeout=600,
+            capture_output=True,
+        )
+    assert package.is_file()
+    return NODE_CACHE
+
+
+def _community_layout(folder: Path, report: dict[str, Any], root: Path, name: str) -> list[str]:
+    """The onnx-community layout: onnx/ with fp32 and every passing dtype, config, tokenizer."""
+    repo = root / name
+    (repo / "onnx").mkdir(parents=True)
+    dtypes = ["fp32"]
+    files = list(report["reference"]["files"])
+    for row in report["rows"]:
+        if row["kind"] == "transformers.js" and row["verdict"] == "passed":
+            dtypes.append(row["variant"])
+            files += row["files"]
+    for file in files:
+        shutil.copy(folder / file, repo / "onnx" / Path(file).name)
+    for extra in folder.iterdir():
+        if extra.is_file() and extra.suffix in (".json", ".txt", ".model"):
+            shutil.copy(extra, repo / extra.name)
+    return dtypes
+
+
+def _run_node(cache: Path, root: Path, name: str, task: str, dtypes: list[str]) -> dict:
+    script = root / "check.mjs"
+    script.write_text(NODE_CHECK)
+    if not (root / "node_modules").exists():
+        (root / "node_modules").symlink_to(cache / "node_modules", target_is_directory=True)
+    done = subprocess.run(
+        ["node", str(script), f"{root}/", name, task, *dtypes],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=root,
+        env={**os.environ, "SENTENCE": SENTENCE},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+def test_transformers_js_loads_every_dtype_offline(
+    transformers_js: Path,
+    quantized: dict[str, tuple[Path, dict[str, Any], list[dict[str, Any]]]],
+    tmp_path: Path,
+) -> None:
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from onnx_wizard.inspection.samples import ensure_sample
+
+    folder, report, _ = quantized["bert-classifier"]
+    dtypes = _community_layout(folder, report, tmp_path, "bert")
+    assert dtypes == ["fp32", *TJS_FILES]
+    sample = ensure_sample("bert-classifier")
+    model = AutoModelForSequenceClassification.from_pretrained(sample).eval()
+    with torch.no_grad():
+        logits = model(**AutoTokenizer.from_pretrained(sample)(SENTENCE, return_tensors="pt"))
+    expected = model.config.id2label[int(logits.logits.argmax())]
+    labels = _run_node(transformers_js, tmp_path, "bert", "text-classification", dtypes)
+    assert {d: r.get("label", r.get("error")) for d, r in labels.items()} == dict.fromkeys(
+        dtypes, expected
+    )
+
+    folder, report, _ = quantized["gpt2"]
+    dtypes = _community_layout(folder, report, tmp_path, "gpt2")
+    texts = _run_node(transformers_js, tmp_path, "gpt2", "text-generation", dtypes)
+    for dtype in dtypes:
+        assert "error" not in texts[dtype], (dtype, texts[dtype])
+        generated = texts[dtype]["generated_text"]
+        assert generated.startswith(SENTENCE) and len(generated) > len(SENTENCE), dtype
