@@ -137,9 +137,11 @@ def test_memory_guard_stops_the_export_and_recovery_fits_under_the_same_limit(
 
 
 def test_memory_limit_below_the_runtime_says_why_it_cannot_fit(tmp_path: Path) -> None:
+    # The pre-flight check refuses this limit before the run (tests/test_preflight.py); --force
+    # runs it anyway, and the memory guard's own reason is checked here.
     done, payload = export(
         "sample:bert-classifier", str(tmp_path / "out"), "--max-memory", "200MiB", "--auto-fix",
-        cwd=tmp_path,
+        "--force", cwd=tmp_path,
     )  # fmt: skip
     assert done.returncode == 1
     assert len(payload["attempts"]) == 1, "no remedy can help, so none is tried"

@@ -50,9 +50,9 @@ class Finding:
 
 
 def _weight_findings(report: Mapping[str, Any]) -> list[Finding]:
-    if report.get("source_kind") == "hub":
+    if report.get("source_kind") == "hub" or not report.get("path"):
         return []  # only the configs were fetched; the weights are on the Hub
-    folder = Path(str(report.get("path") or ""))
+    folder = Path(str(report["path"]))
     try:
         names = [p.name for p in folder.rglob("*") if p.is_file()]
     except OSError:
@@ -225,7 +225,7 @@ def render_findings(findings: list[Finding]) -> str:
     lines: list[str] = []
     for finding in findings:
         lines.append(f"{'blocked' if finding.blocking else 'warning'}: {finding.message}")
-        lines.append(f"  fix: {finding.fix}")
+        lines.append(f"  to fix: {finding.fix}")
         for number, remedy in enumerate(finding.remedies, start=1):
             lines.append(f"  {number}. {remedy['note']}")
     return "\n".join(lines)
