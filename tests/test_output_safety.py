@@ -186,4 +186,6 @@ def test_a_broken_terminal_app_import_is_an_error_with_the_fix(tmp_path: Path) -
 def test_demo_leaves_no_empty_temp_folder(tmp_path: Path) -> None:
     done = cli("demo", "--json", cwd=tmp_path, env={"TMPDIR": str(tmp_path)})
     assert done.returncode == 0, done.stderr[-3000:]
-    assert not list(tmp_path.glob("onnx-wizard-demo-*"))
+    # A demo that stops before exporting leaves no folder; one that exports leaves its export.
+    for folder in tmp_path.glob("onnx-wizard-demo-*"):
+        assert any(p.is_file() for p in folder.rglob("*")), f"{folder} was left empty"
