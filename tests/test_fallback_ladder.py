@@ -159,3 +159,29 @@ def test_ladder_takes_the_first_route_that_validates(tmp_path: Path) -> None:
     winner, tries = first_validated(built.model, built.task, tmp_path, (TORCHSCRIPT, LINEAGE))
     assert winner is not None and winner["route"] == TORCHSCRIPT and len(tries) == 1
     assert np.isfinite(winner["seconds"])
+
+
+def test_export_auto_fix_takes_the_ladder_end_to_end(tmp_path: Path) -> None:
+    """`onnx-wizard export --auto-fix` on a vision type optimum refuses: validated, and says how."""
+    import json
+    import os
+    import subprocess
+
+    built = _tiny("ijepa")
+    built.model.save_pretrained(tmp_path / "model")
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "onnx_wizard", "export", str(tmp_path / "model"), str(out)]
+    done = subprocess.run(
+        [*command, "--auto-fix", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout)
+    assert result["status"] == "ok" and result["validation"]["passed"] is True
+    assert "untraced shapes" in result["validation"]["inputs_description"]
+    assert "because optimum has no ONNX export for model_type 'ijepa'" in result["route"]
+    assert (out / "model.onnx").is_file() and (out / "config.json").is_file()
+    assert not (out / ".onnx-wizard-routes").exists()
