@@ -1,5 +1,7 @@
 """The onnx-community layout and the card, built from real exports; no Hub involved."""
 
+# ruff: noqa: F811 (the fixtures imported from publish_support are parameters here)
+
 from __future__ import annotations
 
 import json
@@ -30,7 +32,7 @@ def on_disk(folder: Path) -> list[str]:
     return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
 
 
-def test_bert_layout_keeps_only_proven_transformers_js_variants(bert_q: Path) -> None:  # noqa: F811
+def test_bert_layout_keeps_only_proven_transformers_js_variants(bert_q: Path) -> None:
     before = snapshot(bert_q)
     plan = prepare_publish(bert_q, "me/tiny-bert-ONNX", base_model="google-bert/bert-base-uncased")
     expected = sorted(
@@ -55,7 +57,7 @@ def test_bert_layout_keeps_only_proven_transformers_js_variants(bert_q: Path) ->
     assert snapshot(bert_q) == before  # the export itself is untouched
 
 
-def test_bert_card_front_matter_and_body(bert_q: Path, export_home: Path) -> None:  # noqa: F811
+def test_bert_card_front_matter_and_body(bert_q: Path, export_home: Path) -> None:
     from huggingface_hub import ModelCard
 
     plan = prepare_publish(bert_q, "me/tiny-bert-ONNX", base_model="google-bert/bert-base-uncased")
@@ -78,7 +80,7 @@ def test_bert_card_front_matter_and_body(bert_q: Path, export_home: Path) -> Non
 
 
 def test_fp32_only_t5_leaves_out_the_decoders_transformers_js_never_loads(
-    exports: dict[str, Path],  # noqa: F811
+    exports: dict[str, Path],
 ) -> None:
     plan = prepare_publish(exports["t5"], "me/tiny-t5")
     onnx_files = [p for p in staged_paths(plan) if p.startswith("onnx/")]
@@ -99,7 +101,7 @@ def test_fp32_only_t5_leaves_out_the_decoders_transformers_js_never_loads(
     assert "onnx/decoder_with_past_model.onnx" in staged_paths(everything)
 
 
-def test_quantized_t5_publishes_the_q8_pair(t5_q: Path) -> None:  # noqa: F811
+def test_quantized_t5_publishes_the_q8_pair(t5_q: Path) -> None:
     plan = prepare_publish(t5_q, "me/tiny-t5")
     onnx_files = [p for p in staged_paths(plan) if p.startswith("onnx/")]
     assert onnx_files == [
@@ -115,7 +117,7 @@ def test_quantized_t5_publishes_the_q8_pair(t5_q: Path) -> None:  # noqa: F811
 
 def test_external_data_gets_the_name_transformers_js_loads(
     exports: dict[str, Path],
-    tmp_path: Path,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
     import onnx
     import onnxruntime as ort
@@ -141,7 +143,7 @@ def test_external_data_gets_the_name_transformers_js_loads(
     assert (folder / "model.onnx.data").is_file()  # the export keeps its own names
 
 
-def test_a_loose_onnx_file_becomes_model_onnx(exports: dict[str, Path], tmp_path: Path) -> None:  # noqa: F811
+def test_a_loose_onnx_file_becomes_model_onnx(exports: dict[str, Path], tmp_path: Path) -> None:
     folder = tmp_path / "loose"
     folder.mkdir()
     source = exports["bert-classifier"]
@@ -168,7 +170,7 @@ def test_bad_input_names_the_problem_and_leaves_the_folder_alone(
     tmp_path: Path,
     damage: str | None,
     repo: str,
-    words: list[str],  # noqa: F811
+    words: list[str],
 ) -> None:
     folder = copy_export(exports["bert-classifier"], tmp_path / "bert")
     if damage == "no-config":

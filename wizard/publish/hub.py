@@ -167,8 +167,10 @@ def explain(error: BaseException, repo_id: str, endpoint: str, token: str | None
     while seen is not None:
         if isinstance(seen, OfflineModeIsEnabled):
             return WizardError(
-                "HF_HUB_OFFLINE is set, so huggingface_hub makes no request to the Hub.",
-                "Unset HF_HUB_OFFLINE to publish (or use --dry-run to build the layout only).",
+                "HF_HUB_OFFLINE (or TRANSFORMERS_OFFLINE) is set, so huggingface_hub makes no "
+                "request to the Hub.",
+                "Unset HF_HUB_OFFLINE and TRANSFORMERS_OFFLINE to publish (or use --dry-run to "
+                "build the layout only).",
             )
         if isinstance(seen, HfHubHTTPError) and seen.response is not None:
             detail = scrub(str(getattr(seen, "server_message", "") or ""), token).strip()
