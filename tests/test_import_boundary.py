@@ -16,7 +16,12 @@ HEAVY = ("torch", "transformers", "optimum", "onnxruntime", "onnx")
 UI = ("textual", "ipywidgets", "IPython")
 
 # Modules that exist to do heavy work, and only ever run as child processes.
-CHILD_PROCESS_MODULES = {"onnx_wizard.inspection.sample_build", "onnx_wizard.validation.child"}
+CHILD_PROCESS_MODULES = {
+    "onnx_wizard.inspection.sample_build",
+    "onnx_wizard.validation.child",
+    "onnx_wizard.quantize.measure",  # imported only by onnx_wizard.quantize.child
+    "onnx_wizard.quantize.recipes",
+}
 
 
 def engine_modules() -> list[str]:
