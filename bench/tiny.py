@@ -135,6 +135,18 @@ def _shrunk(values: dict[str, Any], gentle: bool) -> dict[str, Any]:
     return out
 
 
+def _required(defaults: dict[str, Any]) -> dict[str, Any]:
+    """Values some configs leave None or tie to the default layer count."""
+    out: dict[str, Any] = {}
+    if "vocab_size" in defaults and defaults["vocab_size"] is None:
+        out["vocab_size"] = 64  # CTC heads and ESM need one; their configs leave it None
+    if "prediction_length" in defaults and defaults["prediction_length"] is None:
+        out["prediction_length"] = 8  # time-series models refuse to build without it
+    if isinstance(defaults.get("attention_types"), list):
+        out["attention_types"] = [[["global", "local"], 1]]  # GPT-Neo: one pair = 2 layers
+    return out
+
+
 def _base_defaults() -> dict[str, Any]:
     from transformers import PretrainedConfig
 
@@ -167,8 +179,8 @@ def build(model_type: str, seed: int = 0, optimum_tasks: frozenset[str] = frozen
     for shrink in ("full", "gentle", "default"):
         try:
             overrides = {} if shrink == "default" else _shrunk(defaults, shrink == "gentle")
-            if defaults.get("vocab_size", 0) is None and "CTC" in auto_name:
-                overrides["vocab_size"] = 32  # CTC heads need a vocabulary; configs leave it None
+            if shrink != "default":
+                overrides.update(_required(defaults))
             config = config_class(**overrides)
             model_class = auto_class._model_mapping[config_class]
             if isinstance(model_class, (tuple, list)):  # DeiT: plain head first, then teacher
