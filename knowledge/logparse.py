@@ -60,7 +60,7 @@ _FAILURE_WORDS = re.compile(
 )
 # A token that only code, paths or program output carry: prose has none of these.
 _CODEISH = re.compile(
-    r"[_/\\`=<>{}\[\]|]|\"[\w.\-]{1,80}\"|::|\w\(|\w\.\w|\b(?:[A-Z]\w{0,60})?(?:Error|Exception):|^\s{2,}\S|\t|\d:\d"
+    r"[_/\\`=<>{}\[\]|]|\"[\w.\-]{1,80}\"|::|\w\(|\b[A-Z][a-z]{1,30}[A-Z]\w{0,60}|\w: \d|\w\.\w|\b(?:[A-Z]\w{0,60})?(?:Error|Exception):|^\s{2,}\S|\t|\d:\d"
 )
 _LABEL_FAILURE = re.compile(
     r"^[\w .\-]{1,40}: [^\n]{0,300}(?:fail|error|[Uu]nsupported|not supported)", re.MULTILINE
