@@ -19,6 +19,7 @@ from tests.faults import (
     WizardRun,
     assert_nothing_left_running,
     leftovers,
+    processes_mentioning,
 )
 from tests.fs_snapshot import snapshot
 
@@ -249,3 +250,37 @@ def test_a_token_never_reaches_the_kept_log_or_the_events(
     assert "Invalid -W option" in kept and "hf_***" in kept, kept
     shown = kept + repr(events) + capsys.readouterr().out
     assert token not in shown and "sekret-value" not in shown
+
+
+def test_cancel_while_a_sample_is_built_stops_it_within_2s(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A face's Cancel during "building the sample" (no signal: another thread asks)."""
+    import threading
+
+    from onnx_wizard.inspection.samples import cancel_builds, ensure_sample
+
+    monkeypatch.setenv("ONNX_WIZARD_HOME", str(tmp_path / "fresh-home"))
+    raised: list[BaseException] = []
+
+    def build() -> None:
+        try:
+            ensure_sample("gpt2")
+        except BaseException as error:
+            raised.append(error)
+
+    worker = threading.Thread(target=build)
+    worker.start()
+    samples = tmp_path / "fresh-home" / "samples"
+    deadline = time.monotonic() + 60
+    while not any(processes_mentioning(str(samples))):
+        assert time.monotonic() < deadline, "the builder never started"
+        time.sleep(0.01)
+    builders = processes_mentioning(str(samples))
+    started = time.monotonic()
+    cancel_builds()
+    worker.join(timeout=5)
+    assert time.monotonic() - started < 2.0
+    assert raised and isinstance(raised[0], KeyboardInterrupt)
+    assert not [p for p in builders if p.is_running() and p.status() != "zombie"]
+    assert not (samples / "gpt2-v1").exists() and leftovers(tmp_path) == []
