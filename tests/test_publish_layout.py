@@ -185,3 +185,65 @@ def test_bad_input_names_the_problem_and_leaves_the_folder_alone(
     text = f"{caught.value.problem} {caught.value.fix}"
     assert all(word in text for word in words), text
     assert snapshot(folder) == before
+
+
+def ort_prediction(folder: Path, onnx_file: str, sentence: str) -> tuple[str, float]:
+    """The label and score onnxruntime gives, on the staged tokenizer's ids."""
+    import numpy as np
+    import onnxruntime as ort
+    from tokenizers import Tokenizer
+
+    encoding = Tokenizer.from_file(str(folder / "tokenizer.json")).encode(sentence)
+    feeds = {
+        "input_ids": [encoding.ids],
+        "attention_mask": [encoding.attention_mask],
+        "token_type_ids": [encoding.type_ids],
+    }
+    session = ort.InferenceSession(str(folder / onnx_file))
+    names = [i.name for i in session.get_inputs()]
+    (logits,) = session.run(["logits"], {n: np.array(feeds[n], dtype=np.int64) for n in names})
+    scores = np.exp(logits[0] - logits[0].max())
+    scores /= scores.sum()
+    labels = json.loads((folder / "config.json").read_text())["id2label"]
+    return labels[str(int(scores.argmax()))], float(scores.max())
+
+
+def test_staged_folders_load_in_transformers_js_with_the_recommended_dtype(
+    bert_q: Path, exports: dict[str, Path], tmp_path: Path
+) -> None:
+    from tests.tjs_node import offline_prelude, run_node
+
+    models = tmp_path / "models"
+    bert = prepare_publish(bert_q, "me/tiny-bert", staging=models / "me" / "tiny-bert")
+    t5 = prepare_publish(exports["t5"], "me/tiny-t5", staging=models / "me" / "tiny-t5")
+    assert (bert.layout.dtype, t5.layout.dtype) == ("q8", "fp32")
+    # The sample's vocab.txt repeats single letters, so some words ("wonderful") get ids past
+    # the embedding (vocab_size 143) and crash any runtime; this sentence stays inside it.
+    sentence = "I love this film, it was great."
+    script = (
+        offline_prelude(models)
+        + f"""
+const text = {json.dumps(sentence)};
+const out = {{}};
+// No dtype: Transformers.js takes it from config.json's transformers.js_config.
+out.config = (await (await pipeline('text-classification', 'me/tiny-bert'))(text))[0];
+for (const dtype of ['q8', 'fp32', 'fp16']) {{
+  const classify = await pipeline('text-classification', 'me/tiny-bert', {{ dtype }});
+  out[dtype] = (await classify(text))[0];
+}}
+const generate = await pipeline('text2text-generation', 'me/tiny-t5');
+out.t5 = await generate('translate English to German: Hello', {{ max_new_tokens: 5 }});
+console.log(JSON.stringify(out));
+"""
+    )
+    result = run_node(script)
+    for dtype, onnx_file in [
+        ("q8", "model_quantized.onnx"),
+        ("fp32", "model.onnx"),
+        ("fp16", "model_fp16.onnx"),
+    ]:
+        label, score = ort_prediction(bert.folder, f"onnx/{onnx_file}", sentence)
+        assert result[dtype]["label"] == label, dtype
+        assert abs(result[dtype]["score"] - score) < 1e-3, dtype
+    assert result["config"] == result["q8"]  # the recommended dtype is the default
+    assert isinstance(result["t5"][0]["generated_text"], str)
