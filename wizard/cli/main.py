@@ -112,9 +112,11 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
+    from onnx_wizard.cli.progress import announce_model
     from onnx_wizard.inspection.report import inspect_model, render_text
     from onnx_wizard.planning.answers import require_supported
 
+    announce_model(args.model)  # building a sample takes seconds: say so on stderr
     report = inspect_model(args.model)
     facts, text = report.to_dict(), render_text(report)
     # For a type optimum cannot export: which fallback route, why, and its measured odds.
@@ -132,9 +134,11 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
+    from onnx_wizard.cli.progress import announce_model
     from onnx_wizard.planning.answers import plan_for_model
     from onnx_wizard.planning.plan import render_plan_text
 
+    announce_model(args.model)
     plan, report = plan_for_model(args.model, args.output, args, overwrite=args.overwrite)
     if args.json:
         payload = {"plan": plan.to_dict(), "command": plan.to_command(), "report": report.to_dict()}
