@@ -251,6 +251,7 @@ def validate_export(
     atol: float | None = None,
     timeout: float = 600,
     library: str | None = None,
+    tokenizer: str | None = None,
 ) -> ValidationReport:
     """Compare every output of the export in ``onnx_dir`` with the PyTorch model at
     ``model_path`` on real inputs, in a child process. Never raises for a broken export: a
@@ -258,7 +259,9 @@ def validate_export(
 
     ``library`` is the one optimum exported with ("transformers" or "sentence_transformers");
     None detects it from the model folder as optimum does (modules.json or
-    config_sentence_transformers.json mean sentence-transformers)."""
+    config_sentence_transformers.json mean sentence-transformers). ``tokenizer`` names the
+    tokenizer to use when the model folder has none; without either, validation runs on
+    generated inputs and the report says so."""
     base_atol, reason = (atol, "set by you") if atol is not None else default_atol(task, "fp32")
 
     def failed(error: str) -> ValidationReport:
@@ -284,8 +287,15 @@ def validate_export(
         command += ["--library", library]
     if atol is not None:
         command += ["--atol", repr(float(atol))]
+    if tokenizer is not None:  # a tokenizer from elsewhere, for a folder without one
+        command += ["--tokenizer", tokenizer]
+    from onnx_wizard.lifeline import child_environment
+
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+        # The child ends if this process dies (onnx_wizard.lifeline); run() kills it on timeout.
+        done = subprocess.run(
+            command, capture_output=True, text=True, timeout=timeout, env=child_environment()
+        )
     except subprocess.TimeoutExpired:
         return failed(f"Validation did not finish within {timeout:g} s and was stopped.")
     report = _parse_report(done.stdout)
