@@ -98,3 +98,29 @@ def test_the_sweep_never_touches_what_it_did_not_name(tmp_path: Path, name: str)
     before = snapshot(tmp_path)
     assert sweep_stale(tmp_path) == []
     assert snapshot(tmp_path) == before
+
+
+def test_the_lock_is_reentrant_in_a_thread_and_refuses_another_thread(tmp_path: Path) -> None:
+    import threading
+
+    from onnx_wizard.errors import WizardError
+
+    target = tmp_path / "out"
+    acquire(target)
+    acquire(target)  # the recovery loop and its attempt, in one thread
+    refused: list[BaseException] = []
+
+    def second_export() -> None:
+        try:
+            acquire(target)
+        except WizardError as error:
+            refused.append(error)
+
+    thread = threading.Thread(target=second_export)
+    thread.start()
+    thread.join()
+    release(target)
+    assert (tmp_path / ".out.onnx-wizard.lock").exists(), "still held once"
+    release(target)
+    assert refused and "Another onnx-wizard" in str(refused[0])
+    assert not (tmp_path / ".out.onnx-wizard.lock").exists()

@@ -3,8 +3,9 @@ stuck.
 
 On Linux and macOS the lock is ``fcntl.flock`` on ``.OUT.onnx-wizard.lock``: the kernel drops it
 when the holder ends, however it ends. Elsewhere the file is created exclusively with the holder's
-pid inside, and a file whose pid has ended is taken over. The lock is re-entrant within a process
-(the recovery loop holds it across attempts while each attempt takes it again).
+pid inside, and a file whose pid has ended is taken over. The lock is re-entrant within a thread
+(the recovery loop holds it across attempts while each attempt takes it again); another thread
+of the same process (a second export in one notebook) is refused like another process.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import IO
 
 from onnx_wizard.errors import WizardError
 
-_held: dict[Path, tuple[IO[str], int]] = {}  # lock path -> (open file, depth)
+_held: dict[Path, tuple[IO[str], int, int]] = {}  # lock path -> (open file, depth, thread)
 _guard = threading.Lock()
 
 
@@ -76,8 +77,10 @@ def acquire(target: Path) -> None:
     path = lock_path(target)
     with _guard:
         if path in _held:
-            held, depth = _held[path]
-            _held[path] = (held, depth + 1)
+            held, depth, owner = _held[path]
+            if owner != threading.get_ident():  # two exports in one process (a notebook)
+                raise _busy(target, str(os.getpid()))
+            _held[path] = (held, depth + 1, owner)
             return
         path.parent.mkdir(parents=True, exist_ok=True)
         handle: IO[str] | None
@@ -96,7 +99,7 @@ def acquire(target: Path) -> None:
         handle.truncate()
         handle.write(str(os.getpid()))
         handle.flush()
-        _held[path] = (handle, 1)
+        _held[path] = (handle, 1, threading.get_ident())
 
 
 def release(target: Path) -> None:
@@ -104,9 +107,9 @@ def release(target: Path) -> None:
     with _guard:
         if path not in _held:
             return
-        handle, depth = _held[path]
+        handle, depth, owner = _held[path]
         if depth > 1:
-            _held[path] = (handle, depth - 1)
+            _held[path] = (handle, depth - 1, owner)
             return
         del _held[path]
         path.unlink(missing_ok=True)  # while still holding it: no one can be mid-takeover
