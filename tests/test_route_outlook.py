@@ -47,6 +47,9 @@ def test_outlook_for_a_measured_type_leads_with_what_worked_on_it() -> None:
     outlook = route_outlook({"model_type": "ijepa", "supported": False, "modality": "vision"}, DATA)
     assert outlook["route"] == LINEAGE and outlook["order"][0] == LINEAGE
     assert "vit" in outlook["label"] and "validated" in outlook["why"]
+    unseen = route_outlook({"model_type": "x", "supported": False, "modality": "text"}, DATA)
+    assert unseen["route"] == LINEAGE and "?" not in unseen["label"]
+    assert "derive from" in unseen["label"]
     failed = route_outlook(
         {"model_type": "llava", "supported": False, "modality": "multimodal"}, DATA
     )

@@ -88,13 +88,22 @@ def route_outlook(report: dict[str, Any], data: dict[str, Any] | None = None) ->
     success = route_success(modality, data).get(first)
     return {
         "route": first,
-        "label": route_name(first, (this_type or {}).get("related")),
+        "label": _label(first, (this_type or {}).get("related")),
         "why": why,
         "order": list(order),
         "measured": _figures(modality, success),
         "this_type": this_type,
         "measured_types": data.get("measured_types", 0),
     }
+
+
+def _label(route: str, related: str | None) -> str:
+    """The route's name; before the child has loaded the model, the related type is unknown."""
+    if related or route not in (LINEAGE, FAMILY):
+        return route_name(route, related)
+    if route == LINEAGE:
+        return "optimum with the ONNX config of the registered type its classes derive from"
+    return "optimum with the ONNX config of a registered type of the same family"
 
 
 def _figures(modality: str, success: tuple[int, int] | None) -> dict[str, Any]:
