@@ -70,7 +70,7 @@ def _shared_records(path: Path, entries: dict[str, str]) -> list[dict[str, str]]
 
 def _reproduced_records(folder: Path, labels: dict[str, list[str]]) -> list[dict[str, str]]:
     records = []
-    for name in ("reproduced.jsonl", "variants.jsonl"):
+    for name in ("reproduced.jsonl", "variants.jsonl", "runtime_variants.jsonl"):
         if not (folder / name).exists():
             continue
         for line in (folder / name).read_text(encoding="utf-8").splitlines():

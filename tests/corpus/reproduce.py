@@ -398,8 +398,176 @@ def variants(out: Path) -> None:
     )
 
 
+def runtime_variants(out: Path) -> None:
+    """ONNX Runtime on the exported decoder and encoder-decoder: cache inputs, dtypes, files."""
+    work = out / "work3"
+    work.mkdir(parents=True, exist_ok=True)
+    gpt2 = out / "work2" / "out-gpt2-cuda"  # never written; the clean export below is used
+    cases: list[dict[str, str]] = []
+    exports = {}
+    for name, task in (
+        ("gpt2", "text-generation-with-past"),
+        ("t5", "text2text-generation-with-past"),
+    ):
+        target = work / f"{name}-onnx"
+        if not (target / "config.json").exists():
+            run(
+                [
+                    "optimum-cli",
+                    "export",
+                    "onnx",
+                    "--model",
+                    str(ensure_sample(name)),
+                    "--task",
+                    task,
+                    str(target),
+                ],
+                work,
+            )
+        exports[name] = target
+    del gpt2
+
+    def add(name: str, family: str, code: str) -> None:
+        cases.append(
+            {
+                "name": name,
+                "family": family,
+                "command": name,
+                "log": py(code, work),
+                "failed": "True",
+            }
+        )
+
+    g, t = exports["gpt2"] / "model.onnx", exports["t5"] / "decoder_model_merged.onnx"
+    add(
+        "gpt2-no-past",
+        "kv-inputs",
+        f"""
+        import numpy as np, onnxruntime as o
+        s = o.InferenceSession({str(g)!r})
+        s.run(None, {{'input_ids': np.ones((1, 4), np.int64), 'attention_mask': np.ones((1, 4), np.int64)}})
+        """,
+    )
+    add(
+        "t5-no-cache-branch",
+        "kv-inputs",
+        f"""
+        import numpy as np, onnxruntime as o
+        s = o.InferenceSession({str(t)!r})
+        s.run(None, {{'input_ids': np.ones((1, 1), np.int64)}})
+        """,
+    )
+    add(
+        "gpt2-int32",
+        "ort-dtype",
+        f"""
+        import numpy as np, onnxruntime as o
+        s = o.InferenceSession({str(g)!r})
+        feed = {{i.name: np.zeros([1 if isinstance(d, str) else d for d in i.shape], np.float32 if 'float' in i.type else np.int32) for i in s.get_inputs()}}
+        s.run(None, feed)
+        """,
+    )
+    add(
+        "gpt2-rank",
+        "ort-rank",
+        f"""
+        import numpy as np, onnxruntime as o
+        s = o.InferenceSession({str(g)!r})
+        feed = {{i.name: np.zeros((2,), np.float32 if 'float' in i.type else np.int64) for i in s.get_inputs()}}
+        s.run(None, feed)
+        """,
+    )
+    add(
+        "t5-encoder-missing",
+        "ortmodel-files",
+        f"""
+        import shutil
+        from pathlib import Path
+        d = Path('t5-broken'); shutil.copytree({str(exports["t5"])!r}, d, dirs_exist_ok=True)
+        (d / 'encoder_model.onnx').unlink()
+        from optimum.onnxruntime import ORTModelForSeq2SeqLM
+        ORTModelForSeq2SeqLM.from_pretrained(str(d))
+        """,
+    )
+    add(
+        "gpt2-ortmodel-empty",
+        "ortmodel-files",
+        """
+        from pathlib import Path
+        Path('empty-model').mkdir(exist_ok=True)
+        from optimum.onnxruntime import ORTModelForCausalLM
+        ORTModelForCausalLM.from_pretrained('empty-model')
+        """,
+    )
+    add(
+        "gpt2-external-missing",
+        "ort-external",
+        f"""
+        import onnx, onnxruntime as o, os
+        m = onnx.load({str(g)!r})
+        onnx.save(m, 'g.onnx', save_as_external_data=True, location='g.onnx_data', size_threshold=0)
+        os.remove('g.onnx_data')
+        o.InferenceSession('g.onnx')
+        """,
+    )
+    add(
+        "gpt2-truncated",
+        "ort-truncated",
+        f"""
+        import onnxruntime as o
+        open('gt.onnx', 'wb').write(open({str(g)!r}, 'rb').read()[:3000])
+        o.InferenceSession('gt.onnx')
+        """,
+    )
+    add(
+        "gpt2-quantize-missing",
+        "quant-missing",
+        """
+        from onnxruntime.quantization import quantize_dynamic, QuantType
+        quantize_dynamic('no/such/model.onnx', 'q.onnx', weight_type=QuantType.QInt8)
+        """,
+    )
+    add(
+        "gpt2-monolith-past",
+        "monolith-past",
+        f"""
+        import subprocess, sys
+        r = subprocess.run(['optimum-cli', 'export', 'onnx', '--model', {str(ensure_sample("gpt2"))!r},
+                            '--task', 'text-generation-with-past', '--monolith', 'mono'],
+                           capture_output=True, text=True)
+        sys.stderr.write(r.stdout + r.stderr); sys.exit(r.returncode)
+        """,
+    )
+    add(
+        "t5-decoder-task",
+        "encdec-task",
+        f"""
+        import subprocess, sys
+        r = subprocess.run(['optimum-cli', 'export', 'onnx', '--model', {str(ensure_sample("t5"))!r},
+                            '--task', 'text-generation', 'dec'], capture_output=True, text=True)
+        sys.stderr.write(r.stdout + r.stderr); sys.exit(r.returncode)
+        """,
+    )
+    add(
+        "bert-seq-len-1",
+        "randrange",
+        f"""
+        import subprocess, sys
+        r = subprocess.run(['optimum-cli', 'export', 'onnx', '--model', {str(ensure_sample("gpt2"))!r},
+                            '--task', 'text-generation-with-past', '--sequence_length', '1', 'seq1'],
+                           capture_output=True, text=True)
+        sys.stderr.write(r.stdout + r.stderr); sys.exit(r.returncode)
+        """,
+    )
+    (out / "runtime_variants.jsonl").write_text(
+        "".join(json.dumps(c) + "\n" for c in cases), encoding="utf-8"
+    )
+
+
 if __name__ == "__main__":
-    if sys.argv[2:] == ["variants"]:
+    if sys.argv[2:] == ["runtime"]:
+        runtime_variants(Path(sys.argv[1]))
+    elif sys.argv[2:] == ["variants"]:
         variants(Path(sys.argv[1]))
     else:
         main(Path(sys.argv[1]))

@@ -121,7 +121,12 @@ def _doctor(logfile: str | None, cell: str | None) -> None:
         display(HTML(render.doctor(result)))
     else:  # the engine's never-empty answer (prose, a clean log, or what the error says)
         summary = html.escape(result["summary_text"])
-        display(HTML(f"<pre class='onnx-wizard-doctor'>{summary}</pre>"))
+        display(
+            HTML(
+                "<div class='onnx-wizard-doctor'><b>No known failure was recognised in this log."
+                f"</b><pre>{summary}</pre></div>"
+            )
+        )
 
 
 def _check(gpu: bool) -> None:
