@@ -132,6 +132,7 @@ def test_every_variant_is_made_loads_and_is_measured(
     assert any(c.startswith("python -c") for c in report["commands"])
     log = Path(report["log"])
     assert log.is_file() and not log.is_relative_to(folder)
+    assert "INFO" in log.read_text()  # the 4-bit quantizer's lines, kept out of the user's way
 
 
 @pytest.mark.slow
@@ -197,9 +198,14 @@ def test_static_quantization_with_a_calibration_file_from_the_cli(
             "--json",
         ]
     )
-    out = json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)
     assert code == 0, out
     assert [r["verdict"] for r in out["rows"]] == ["passed", "passed"]
+    # Quiet: one line per variant for the user; the quantizers' INFO lines go to the log.
+    assert "INFO" not in captured.err and captured.err.count("passed") == 2
+    log = Path(out["log"]).read_text()
+    assert "===== tensorrt =====" in log and '"variant": "cpu-qdq"' in log
     session = _load(folder / "ort-cpu-qdq" / "model_quantized.onnx")
     assert session.get_inputs()
     import onnx
@@ -208,6 +214,26 @@ def test_static_quantization_with_a_calibration_file_from_the_cli(
         n.op_type for n in onnx.load(str(folder / "ort-tensorrt/model_quantized.onnx")).graph.node
     }
     assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+
+
+@pytest.mark.slow
+def test_export_then_quantize_from_the_cli(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out_dir = tmp_path / "out"
+    code = main(
+        ["export", "sample:bert-classifier", str(out_dir), "--quantize", "q8,fp16", "--json"]
+    )
+    result = json.loads(capsys.readouterr().out)
+    assert code == 0, result
+    assert result["status"] == "ok"
+    quantization = result["quantization"]
+    assert [r["verdict"] for r in quantization["rows"]] == ["passed", "passed"]
+    # The equivalent commands: the export first, then each quantization step.
+    assert quantization["commands"][0].startswith("optimum-cli export onnx")
+    assert "quantize_dynamic" in quantization["commands"][1]
+    assert (out_dir / "model_quantized.onnx").is_file() and (out_dir / "model_fp16.onnx").is_file()
+    assert json.loads((out_dir / "quantization.json").read_text())["passed"] == ["q8", "fp16"]
 
 
 def _bad(args: list[str], capsys: pytest.CaptureFixture[str]) -> str:

@@ -72,7 +72,7 @@ def inspect(folder: Path, files: list[str], events: EventStream) -> None:
 def make_variant(job: dict[str, Any], events: EventStream) -> None:
     from onnx_wizard.quantize import measure, recipes
 
-    recipes.quiet_quantizers()
+    recipes.log_quantizers_to_stderr()
     folder, staging = Path(job["onnx_dir"]), Path(job["staging"])
     target, files, outputs = job["target"], job["files"], job["outputs"]
     texts = measure.Texts(folder, job["sentences"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -53,10 +54,15 @@ UINT8_OPS = {"Conv", "GroupQueryAttention", "MultiHeadAttention"}
 EXTERNAL_DATA_BYTES = 1_800_000_000  # a single protobuf cannot pass 2 GB; stay well under
 
 
-def quiet_quantizers(log_file: Any = None) -> None:
-    """onnxruntime's quantizers log INFO lines per node: send them to the log, not the user."""
-    for name in ("", "onnxruntime", "onnxruntime.quantization", "root"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+def log_quantizers_to_stderr() -> None:
+    """onnxruntime's quantizers log INFO lines per node. In the child, stderr is the variant's
+    log file (the parent shows one line per variant), so keep them all there, with a time."""
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        force=True,
+    )
 
 
 def op_types(model: onnx.ModelProto) -> set[str]:
