@@ -258,3 +258,28 @@ def test_ago_reads_like_words() -> None:
     assert session.ago(now - timedelta(minutes=1, seconds=5), now) == "1 minute ago"
     assert session.ago(now - timedelta(hours=5), now) == "5 hours ago"
     assert session.ago(now - timedelta(days=3), now) == "3 days ago"
+
+
+def test_sessions_left_beside_outputs_by_older_versions_move_into_the_store(
+    tmp_path: Path,
+) -> None:
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    state = at(Step.REVIEW, "sample:gpt2", str(exports / "gpt2-onnx"))
+    legacy = exports / ".gpt2-onnx.onnx-wizard-session.json"
+    save_session(state, legacy)  # the old layout: a hidden file beside the output...
+    old_logs = exports / ".gpt2-onnx.onnx-wizard-logs"
+    old_logs.mkdir()
+    (old_logs / "attempt-1.log").write_text("an old failure\n")  # ...and a hidden log folder
+    damaged = exports / ".other.onnx-wizard-session.json"
+    damaged.write_text("{", encoding="utf-8")
+    index = [str(legacy), str(damaged), str(exports / ".gone.onnx-wizard-session.json")]
+    sessions_dir().mkdir(parents=True, exist_ok=True)
+    (sessions_dir() / "recent.json").write_text(json.dumps(index))
+
+    (info,) = list_sessions()
+    assert info.state == state and info.path.parent == sessions_dir()
+    assert sorted(p.name for p in exports.iterdir()) == [damaged.name]  # the user's file stays
+    assert Path(info.log).read_text() == "an old failure\n"  # the old log moved with it
+    assert not (sessions_dir() / "recent.json").exists()
+    assert find_resumable(output=str(exports / "gpt2-onnx")) == info

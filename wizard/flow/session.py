@@ -46,7 +46,10 @@ VERSION = 1
 BROKEN = ".broken"  # suffix of a session file kept aside because it could not be read
 MAX_BYTES = 500 * 1024**2  # sessions and logs together; the oldest finished go first
 FINISHED_DAYS = 14  # finished sessions (and logs of runs without a session) are kept this long
-_NOT_SESSIONS = {"recent.json"}  # an index older versions kept in the same folder
+LEGACY_INDEX = "recent.json"  # older versions saved beside outputs and listed them here
+LEGACY_SLOT = "session.json"  # ...and kept a session without an output under this name
+LEGACY_SUFFIX = ".onnx-wizard-session.json"
+_NOT_SESSIONS = {LEGACY_INDEX}
 
 
 class SessionDamaged(WizardError):
@@ -266,6 +269,8 @@ def list_sessions() -> list[SessionInfo]:
     store = _store()
     if not store.is_dir():
         return []
+    if (store / LEGACY_INDEX).exists() or (store / LEGACY_SLOT).exists():
+        move_legacy_sessions()
     found: list[SessionInfo] = []
     for path in sorted(store.glob("*.json")):
         if path.name not in _NOT_SESSIONS:
@@ -286,6 +291,50 @@ def find_by_id(session: str) -> SessionInfo:
     raise WizardError(
         f"No saved session {session!r}.", "List the saved sessions with: onnx-wizard sessions"
     )
+
+
+def move_legacy_sessions() -> list[Path]:
+    """Bring sessions (and run logs) that older versions left beside the user's outputs into
+    the sessions folder, so those folders stop collecting hidden files; the new paths.
+
+    A legacy file that cannot be read is left where it is (it is the user's folder)."""
+    store = _store()
+    moved: list[Path] = []
+    legacy = [store / LEGACY_SLOT]
+    with contextlib.suppress(OSError, ValueError, TypeError):
+        listed = json.loads((store / LEGACY_INDEX).read_text(encoding="utf-8"))
+        legacy += [Path(p) for p in listed if isinstance(p, str)]
+    for old in dict.fromkeys(legacy):
+        try:
+            state = _parse(old.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        target = store / f"{session_id(state)}.json"
+        if target.exists() and target.stat().st_mtime >= old.stat().st_mtime:
+            old.unlink()  # the store already holds a newer copy of this session
+            continue
+        if old.parent == store:
+            os.replace(old, target)
+        else:
+            _move_file(old, target)
+        moved.append(target)
+        if old.name.endswith(LEGACY_SUFFIX):  # `.NAME.onnx-wizard-session.json` beside NAME
+            name = old.name.removeprefix(".").removesuffix(LEGACY_SUFFIX)
+            logs = old.with_name(f".{name}.onnx-wizard-logs")
+            if logs.is_dir():
+                destination = store / f"{target.stem}.logs" / "run-before-upgrade"
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                with contextlib.suppress(OSError):
+                    shutil.move(str(logs), str(destination))
+    with contextlib.suppress(OSError):
+        (store / LEGACY_INDEX).unlink()
+    return moved
+
+
+def _move_file(old: Path, target: Path) -> None:
+    """Across file systems too (the output may live on another disk than the cache)."""
+    shutil.copy2(old, target)
+    old.unlink()
 
 
 def delete_session(session: str) -> list[Path]:
