@@ -113,6 +113,7 @@ def test_resume_flag_opens_the_saved_state_or_starts_fresh_after_a_note(
     assert opened[-1] is None  # a fresh wizard, never a crash
     err = capsys.readouterr().err
     assert "could not be read" in err and "cut-00000000.json.broken" in err
+    assert "Starting a new session" in err
     assert truncated.with_name(truncated.name + ".broken").exists()
 
     assert main(["--resume", "missing-id"]) == 2

@@ -105,16 +105,22 @@ def resume(session: str) -> int:
 
 
 def open_session(session: str, *, launch: Launcher | None = None) -> int:
-    """``onnx-wizard --resume ID``: the terminal app on that session. A damaged session gives a
-    clear note and a fresh wizard (the file is kept aside); an unknown id is an error."""
-    from onnx_wizard.flow.session import SessionDamaged, load_session
+    """``onnx-wizard --resume ID``: the terminal app on that session (a run that was cut off
+    goes back to its review, as the engine resumes it). A damaged session gives a clear note and
+    a fresh wizard (the file is kept aside as ``*.broken``); an unknown id is an error."""
+    from onnx_wizard.flow import engine
+    from onnx_wizard.flow.session import find_by_id
 
-    state: WizardState | None
-    try:
-        state = load_session(session)
-    except SessionDamaged as error:
-        print(f"note: {error.problem}\n  {error.fix}", file=sys.stderr)
-        state = None
+    info = find_by_id(session)
+    state: WizardState | None = None
+    if info.state is None:
+        print(
+            f"note: the saved session {info.id} could not be read ({info.problem}); it is kept "
+            f"aside as {info.path}. Starting a new session instead.",
+            file=sys.stderr,
+        )
+    else:
+        state = engine.resume(info)
     return (launch or _terminal_app)(state)
 
 
