@@ -444,3 +444,21 @@ def test_transformers_js_loads_every_dtype_offline(
         assert "error" not in texts[dtype], (dtype, texts[dtype])
         generated = texts[dtype]["generated_text"]
         assert generated.startswith(SENTENCE) and len(generated) > len(SENTENCE), dtype
+
+
+def test_q8_takes_uint8_weights_where_onnxruntime_web_lacks_int8_kernels() -> None:
+    import onnx
+    from onnx import TensorProto, helper
+
+    from onnx_wizard.quantize.recipes import weight_type_for
+
+    def graph_with(op: str) -> onnx.ModelProto:
+        node = helper.make_node(op, ["x", "w"], ["y"])
+        x = helper.make_tensor_value_info("x", TensorProto.FLOAT, None)
+        y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+        return helper.make_model(helper.make_graph([node], "g", [x], [y]))
+
+    assert weight_type_for("auto", graph_with("Conv")) == "uint8"
+    assert weight_type_for("auto", graph_with("MultiHeadAttention")) == "uint8"
+    assert weight_type_for("auto", graph_with("MatMul")) == "int8"
+    assert weight_type_for("int8", graph_with("Conv")) == "int8"  # int8 is forced

@@ -9,6 +9,7 @@ from onnx_wizard.planning.memory import format_size
 from onnx_wizard.quantize.targets import recommendation_rows
 
 BAR_WIDTH = 20
+LATENCY_NOTE = "median of 5 runs on the same inputs, one CPU thread"
 
 
 @dataclass
@@ -68,6 +69,7 @@ class QuantizationReport:
             "log": self.log,
             "seconds": round(self.seconds, 2),
             "inputs": self.inputs,
+            "latency": LATENCY_NOTE,
         }
 
     @classmethod
@@ -90,7 +92,7 @@ class QuantizationReport:
         reference = self.reference
         lines = [
             f"Quantized {self.onnx_dir} ({self.task_kind}; "
-            f"checked on {self.inputs or 'real inputs'})",
+            f"checked on {self.inputs or 'real inputs'}; latency: {LATENCY_NOTE})",
             f"  {'variant':<12} {'size':>9} {'ratio':>6}  {'accuracy':<32} {'latency':>9}  verdict",
             f"  {'fp32':<12} {format_size(reference.get('bytes', 0)):>9} {'1.00':>6}  "
             f"{'reference':<32} {_ms(reference.get('latency_ms')):>9}",
