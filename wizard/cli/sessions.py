@@ -7,7 +7,6 @@ import inspect
 import json
 import sys
 from collections.abc import Callable
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from onnx_wizard.errors import WizardError
@@ -16,9 +15,6 @@ if TYPE_CHECKING:
     from onnx_wizard.flow.steps import WizardState
 
 Launcher = Callable[["WizardState | None"], int]
-
-COLUMNS = ("ID", "MODEL", "OUTPUT", "STEP", "STATUS", "SAVED", "SIZE")
-_WIDEST = 44  # a longer model or output is cut in the middle, so its start and end both show
 
 
 def add_sessions_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,7 +38,7 @@ def cmd_sessions(args: argparse.Namespace) -> int:
 
 
 def show_list(*, as_json: bool = False) -> int:
-    from onnx_wizard.flow.session import list_sessions
+    from onnx_wizard.flow.session import list_sessions, sessions_table
     from onnx_wizard.paths import sessions_dir
 
     sessions = list_sessions()
@@ -53,26 +49,12 @@ def show_list(*, as_json: bool = False) -> int:
     if not sessions:
         print(f"No saved sessions (they are kept in {sessions_dir()}).")
         return 0
-    now = datetime.now(timezone.utc)
-    from onnx_wizard.flow.session import ago
-    from onnx_wizard.planning.memory import format_size
-
-    rows: list[tuple[str, ...]] = [
-        (
-            s.id,
-            _cut(s.source or "-"),
-            _cut(s.output or "-"),
-            s.title or "-",
-            s.status,
-            ago(s.saved_at, now),
-            format_size(s.size),
-        )
-        for s in sessions
-    ]
-    print(_table(rows))
-    damaged = [s for s in sessions if s.status == "damaged"]
-    for s in damaged:
-        print(f"\n{s.id}: {s.problem}. Delete it with: onnx-wizard sessions delete {s.id}")
+    table = sessions_table(sessions)
+    print(_text_table(table.columns, table.rows))
+    for info in sessions:
+        if info.problem:
+            delete = f"onnx-wizard sessions delete {info.id}"
+            print(f"\n{info.id}: {info.problem}. Delete it with: {delete}")
     print(f"\n{len(sessions)} session(s) in {sessions_dir()}.")
     print("Resume one: onnx-wizard sessions resume ID    Delete: onnx-wizard sessions delete ID")
     return 0
@@ -155,17 +137,12 @@ def delete(session: str | None, *, finished: bool) -> int:
     return 0
 
 
-def _cut(text: str) -> str:
-    if len(text) <= _WIDEST:
-        return text
-    half = (_WIDEST - 1) // 2
-    return f"{text[:half]}…{text[-(_WIDEST - 1 - half) :]}"
-
-
-def _table(rows: list[tuple[str, ...]]) -> str:
-    widths = [max(len(str(row[i])) for row in [COLUMNS, *rows]) for i in range(len(COLUMNS))]
+def _text_table(columns: tuple[str, ...], rows: tuple[tuple[str, ...], ...]) -> str:
+    """Aligned columns, headers in capitals; the last column (sizes) aligned right."""
+    head = tuple(c.upper() for c in columns)
+    widths = [max(len(str(row[i])) for row in [head, *rows]) for i in range(len(head))]
     lines = []
-    for row in [COLUMNS, *rows]:
+    for row in [head, *rows]:
         cells = [str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)]
         cells[-1] = str(row[-1]).rjust(widths[-1])  # sizes line up on their units
         lines.append("  ".join(cells).rstrip())

@@ -14,6 +14,7 @@ Public API::
     load_session(id_or_path) -> WizardState          # SessionDamaged / WizardError with a fix
     find_resumable(source=None, output=None) -> SessionInfo | None
     find_by_id(id) -> SessionInfo                    # for `sessions resume ID`
+    sessions_table(list_sessions()) -> Table          # the list as words, for every face
     list_sessions() -> list[SessionInfo]              # newest first, damaged ones included
     delete_session(id) / delete_finished() / prune_sessions(...)
     session_id(state) / session_status(state) / state_to_dict / state_from_dict
@@ -38,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from onnx_wizard.errors import WizardError
-from onnx_wizard.flow.steps import ANSWER_STEPS, TITLES, Facts, Step, WizardState, thaw
+from onnx_wizard.flow.steps import ANSWER_STEPS, TITLES, Facts, Step, Table, WizardState, thaw
 from onnx_wizard.paths import folder_key, sessions_dir
 
 SCHEMA = "onnx-wizard-session"
@@ -421,6 +422,41 @@ def state_from_dict(data: Mapping[str, Any]) -> WizardState:
         errors=dict(data.get("errors") or {}),
         attempted=bool(data.get("attempted", False)),
     )
+
+
+def sessions_table(sessions: Iterable[SessionInfo], now: datetime | None = None) -> Table:
+    """The saved sessions as the engine's table, for the CLI and a sessions screen alike:
+    cells are words (a long model or output is cut in the middle, so both ends show)."""
+    from onnx_wizard.planning.memory import format_size
+
+    sessions = list(sessions)
+    rows = tuple(
+        (
+            info.id,
+            _cut(info.source or "-"),
+            _cut(info.output or "-"),
+            info.title or "-",
+            info.status,
+            ago(info.saved_at, now),
+            format_size(info.size),
+        )
+        for info in sessions
+    )
+    note = "; ".join(f"{i.id}: {i.problem}" for i in sessions if i.problem)
+    return Table(
+        name="sessions",
+        title="Saved sessions",
+        columns=("ID", "Model", "Output", "Step", "Status", "Saved", "Size"),
+        rows=rows,
+        note=note,
+    )
+
+
+def _cut(text: str, widest: int = 44) -> str:
+    if len(text) <= widest:
+        return text
+    half = (widest - 1) // 2
+    return f"{text[:half]}…{text[-(widest - 1 - half) :]}"
 
 
 def ago(when: datetime, now: datetime | None = None) -> str:
