@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from onnx_wizard.errors import WizardError
@@ -32,6 +33,11 @@ def add_publish_arguments(parser: argparse.ArgumentParser) -> None:
         help="also publish ONNX files Transformers.js never loads (decoder_model.onnx, ...)",
     )
     parser.add_argument("--base-model", metavar="ID", help="the source model's Hub id")
+    parser.add_argument(
+        "--staging",
+        metavar="DIR",
+        help="where to build the layout (a new or empty folder; default: beside DIR)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
 
 
@@ -69,6 +75,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
         private=args.private,
         include_unused=args.all_onnx,
         base_model=args.base_model,
+        staging=Path(args.staging) if args.staging else None,
         fetch_source_card=not args.dry_run,
     )
     out = sys.stderr if args.json else sys.stdout

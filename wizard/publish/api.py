@@ -140,7 +140,12 @@ def prepare_publish(
     """Stage the layout and write the card. No request unless ``fetch_source_card``."""
     repo_id = check_repo_id(repo_id)
     folder = Path(export_dir).expanduser().absolute()
-    layout = stage_layout(folder, staging or default_staging(folder), include_unused=include_unused)
+    layout = stage_layout(
+        folder,
+        staging or default_staging(folder),
+        include_unused=include_unused,
+        replace=staging is None,  # the default folder is ours to rebuild; a given one is not
+    )
     provenance = read_provenance(
         folder, layout.config, layout.quantization, base_model=base_model, fetch=fetch_source_card
     )

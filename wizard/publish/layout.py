@@ -45,6 +45,8 @@ TOKENIZER_FILES = (
     "sentencepiece.bpe.model",
     "tokenizer.model",
 )
+# Files that are never an ONNX graph's external data.
+TEXT_SUFFIXES = (".onnx", ".json", ".txt", ".md", ".model", ".jinja", ".py", ".yaml", ".csv")
 # Which dtype Transformers.js should load by default, best first: the seed guidance (WASM q8,
 # WebGPU fp16 or q4f16, then q4; fp32 is always there).
 DEFAULT_PREFERENCE = ("q8", "uint8", "int8", "q4", "bnb4", "fp16", "fp32")
@@ -153,6 +155,11 @@ class _Stager:
         self.layout = StagedLayout(folder=staging, source=export)
         self.include_unused = include_unused
         self.external: dict[str, int] = {}  # staged ONNX file name -> data chunks
+        # Reading a graph's external data references needs onnx (seconds to import); a folder
+        # with nothing but graphs and text files cannot hold external data, so skip it there.
+        self.may_hold_data = any(
+            p.is_file() and not p.name.endswith(TEXT_SUFFIXES) for p in self.root.iterdir()
+        )
 
     def relative(self, path: Path) -> str:
         return path.relative_to(self.export).as_posix()
@@ -166,7 +173,7 @@ class _Stager:
     def add_onnx(self, source: Path, staged_name: str, dtype: str) -> int:
         """Stage one graph and its external data; return the bytes staged for it."""
         repo_path = f"onnx/{staged_name}"
-        pairs, rewrite = plan_data_files(source, staged_name)
+        pairs, rewrite = plan_data_files(source, staged_name) if self.may_hold_data else ([], False)
         if rewrite:
             target = self.layout.folder / repo_path
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -235,10 +242,40 @@ def _row_reason(row: VariantRow) -> str | None:
     return None
 
 
+def _fresh_staging(export: Path, staging: Path, *, replace: bool) -> None:
+    """Empty ``staging`` for a new layout, never touching the export or a user's folder."""
+    if staging == export or export in staging.parents or staging in export.parents:
+        raise WizardError(
+            f"The staging folder {staging} overlaps the export {export}.",
+            "Stage somewhere outside the export, e.g. --staging ./hub-staging",
+        )
+    if staging.exists() and any(staging.iterdir()) and not replace:
+        raise WizardError(
+            f"The staging folder {staging} is not empty; publish rebuilds it from scratch.",
+            "Pass a new or empty folder to --staging (or leave it out to use the default).",
+        )
+    try:
+        if staging.exists():
+            shutil.rmtree(staging)
+        staging.mkdir(parents=True)
+    except OSError as error:
+        raise WizardError(
+            f"Cannot create the staging folder {staging} ({error.strerror or error}).",
+            "Pass a folder you can write to: --staging ~/hub-staging",
+        ) from None
+
+
 def stage_layout(
-    export: str | os.PathLike[str], staging: Path, *, include_unused: bool = False
+    export: str | os.PathLike[str],
+    staging: Path,
+    *,
+    include_unused: bool = False,
+    replace: bool = False,
 ) -> StagedLayout:
-    """Build the onnx-community layout for ``export`` in ``staging`` (emptied first)."""
+    """Build the onnx-community layout for ``export`` in ``staging``.
+
+    ``replace`` empties a staging folder that is not empty: only for the default staging
+    folder, which only publish creates."""
     export_dir = Path(export).expanduser().absolute()
     if not export_dir.is_dir():
         raise WizardError(
@@ -246,10 +283,8 @@ def stage_layout(
             "Pass the folder onnx-wizard export wrote, e.g. onnx-wizard publish ./onnx-out ...",
         )
     config = _read_config(export_dir)
-    if staging.exists():
-        shutil.rmtree(staging)
-    staging.mkdir(parents=True)
-    stager = _Stager(export_dir, staging, include_unused)
+    _fresh_staging(export_dir, staging.expanduser().absolute(), replace=replace)
+    stager = _Stager(export_dir, staging.expanduser().absolute(), include_unused)
     layout = stager.layout
     record = layout.quantization = read_quantization(export_dir)
     names = [p.name for p in sorted(stager.root.glob("*.onnx"))]

@@ -5,8 +5,6 @@ and offline mode lifted only there. The token must show up in Authorization head
 nowhere else: not in a URL, a body, another header, the output, the log or a staged file.
 """
 
-# ruff: noqa: F811 (the fixtures imported from publish_support are parameters here)
-
 from __future__ import annotations
 
 import json
@@ -20,13 +18,7 @@ from typing import Any
 import pytest
 
 from tests.fake_hub import FakeHub
-from tests.publish_support import (  # noqa: F401 (fixtures)
-    TOKEN,
-    bert_q,
-    export_home,
-    exports,
-    t5_q,
-)
+from tests.publish.support import TOKEN
 
 SOURCE_CARD = b"---\nlicense: apache-2.0\n---\n# bert-base-uncased\n\nThe original card.\n"
 

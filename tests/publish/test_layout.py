@@ -1,7 +1,5 @@
 """The onnx-community layout and the card, built from real exports; no Hub involved."""
 
-# ruff: noqa: F811 (the fixtures imported from publish_support are parameters here)
-
 from __future__ import annotations
 
 import json
@@ -13,13 +11,7 @@ import pytest
 from onnx_wizard.errors import WizardError
 from onnx_wizard.publish.api import prepare_publish
 from tests.fs_snapshot import snapshot
-from tests.publish_support import (  # noqa: F401 (fixtures)
-    bert_q,
-    copy_export,
-    export_home,
-    exports,
-    t5_q,
-)
+from tests.publish.support import copy_export
 
 TOKENIZER = ["special_tokens_map.json", "tokenizer.json", "tokenizer_config.json"]
 
@@ -247,3 +239,21 @@ console.log(JSON.stringify(out));
         assert abs(result[dtype]["score"] - score) < 1e-3, dtype
     assert result["config"] == result["q8"]  # the recommended dtype is the default
     assert isinstance(result["t5"][0]["generated_text"], str)
+
+
+def test_a_staging_folder_never_overlaps_the_export_or_replaces_a_users_folder(
+    exports: dict[str, Path], tmp_path: Path
+) -> None:
+    folder = copy_export(exports["bert-classifier"], tmp_path / "bert")
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    before = snapshot(tmp_path)
+    for staging, words in [
+        (folder, "overlaps the export"),
+        (folder / "hub", "overlaps the export"),
+        (mine, "is not empty"),
+    ]:
+        with pytest.raises(WizardError, match=words):
+            prepare_publish(folder, "me/x", staging=staging)
+    assert snapshot(tmp_path) == before
