@@ -185,3 +185,24 @@ def test_export_auto_fix_takes_the_ladder_end_to_end(tmp_path: Path) -> None:
     assert "because optimum has no ONNX export for model_type 'ijepa'" in result["route"]
     assert (out / "model.onnx").is_file() and (out / "config.json").is_file()
     assert not (out / ".onnx-wizard-routes").exists()
+
+
+def test_torchscript_exports_a_decoder_with_its_kv_cache(tmp_path: Path) -> None:
+    """BioGPT: unregistered and without a registered ancestor, so no borrowed config applies."""
+    import torch
+
+    from onnx_wizard.fallback.lineage import related_types
+    from onnx_wizard.fallback.verify import generate_with_cache
+
+    built = _tiny("biogpt")
+    assert not _registered("biogpt") and related_types(built.model, built.task) == []
+    result = _attempt(built.model, built.task, TORCHSCRIPT, tmp_path / "dec")
+    assert result["passed"] and result["kv_cache"], result["validation"]
+    stages = {c["stage"] for c in result["validation"]["checks"]}
+    assert any("step 2" in s for s in stages), "the cache was fed back and checked"
+    prompt = torch.tensor([[5, 17, 42, 8, 99, 3, 250], [9, 8, 7, 6, 5, 4, 3]])
+    with torch.no_grad():
+        expected = built.model.generate(
+            prompt, max_new_tokens=5, do_sample=False, attention_mask=torch.ones_like(prompt)
+        )[:, prompt.shape[1] :]
+    assert generate_with_cache(tmp_path / "dec", prompt.numpy(), 5) == expected.tolist()

@@ -96,6 +96,12 @@ def attempt(model: Any, task: str, route: str, out: Path, related: str | None = 
     if route in (LINEAGE, FAMILY):
         info = _try_borrowed(model, task, str(related), out)
         exported_task = task
+    elif route == TORCHSCRIPT and _generator(model, task):
+        cached = _with_cache(model, task, out)
+        if cached is not None:
+            return {**cached, "seconds": round(time.monotonic() - started, 2)}
+        info = export_model(model, out, dynamo=False)
+        exported_task = _base(task)  # the cached graph failed: one graph, no cache
     else:
         info = export_model(model, out, dynamo=route == DYNAMO)
         exported_task = _base(task)  # one graph, no cache
@@ -110,6 +116,36 @@ def attempt(model: Any, task: str, route: str, out: Path, related: str | None = 
         "passed": bool(report.passed and report.checks),
         "seconds": round(time.monotonic() - started, 2),
         **{k: v for k, v in info.items() if k in ("dynamic_axes", "traced_shapes")},
+    }
+
+
+def _generator(model: Any, task: str) -> bool:
+    return task == "text-generation-with-past" and not model.config.is_encoder_decoder
+
+
+def _with_cache(model: Any, task: str, out: Path) -> dict[str, Any] | None:
+    """The TorchScript export with the KV cache, when it validates; None sends the caller to
+    the export without a cache (slower generation, but a working graph)."""
+    from onnx_wizard.fallback.cached import export_decoder_with_cache
+    from onnx_wizard.fallback.verify import verify_export
+
+    try:
+        export_decoder_with_cache(model, out)
+        report = verify_export(model, out, task)
+    except Exception:  # WizardError or a tracer crash: the cache-free export is next
+        shutil.rmtree(out, ignore_errors=True)
+        return None
+    if not (report.passed and report.checks):
+        shutil.rmtree(out, ignore_errors=True)
+        return None
+    return {
+        "route": TORCHSCRIPT,
+        "related_model_type": None,
+        "task": task,
+        "kv_cache": True,
+        "files": sorted(p.name for p in out.glob("*.onnx")),
+        "validation": report.to_dict(),
+        "passed": True,
     }
 
 
