@@ -1,16 +1,17 @@
 """Transformers.js in Node, the real client: installed once per machine, run offline.
 
 ``npm install --ignore-scripts @huggingface/transformers@4`` goes into
-``~/.cache/onnx-wizard-tests/node`` (``--ignore-scripts``: onnxruntime-node's post-install tries
-to download a CUDA add-on; its CPU binary ships in the package). A file lock keeps two test
-processes from installing at once. Scripts are ES modules run from that folder, so
-``import '@huggingface/transformers'`` resolves there.
+``~/.cache/onnx-wizard-tests/node`` or ``$ONNX_WIZARD_NODE_CACHE`` (``--ignore-scripts``:
+onnxruntime-node's post-install tries to download a CUDA add-on; the CPU binary ships inside).
+A file lock keeps two test processes from installing at once. Scripts are ES modules run from
+that folder, so ``import '@huggingface/transformers'`` resolves there.
 """
 
 from __future__ import annotations
 
 import fcntl
 import json
+import os
 import shutil
 import subprocess
 import uuid
@@ -19,7 +20,10 @@ from typing import Any
 
 import pytest
 
-NODE_HOME = Path.home() / ".cache" / "onnx-wizard-tests" / "node"
+# The same folder (and variable) as .ci/run and tests/test_quantize.py use.
+NODE_HOME = Path(
+    os.environ.get("ONNX_WIZARD_NODE_CACHE", Path.home() / ".cache" / "onnx-wizard-tests" / "node")
+)
 PACKAGE = "@huggingface/transformers@4"
 
 
