@@ -63,7 +63,8 @@ def export_decoder_with_cache(model: Any, output_dir: str | Path, *, opset: int 
                 input_ids=input_ids,
                 attention_mask=attention_mask,
                 position_ids=position_ids,
-                past_key_values=DynamicCache.from_legacy_cache(tuple(pairs)),
+                # transformers hints a one-layer tuple; it takes one pair per layer.
+                past_key_values=DynamicCache.from_legacy_cache(tuple(pairs)),  # type: ignore[arg-type]
                 use_cache=True,
                 return_dict=True,
             )
