@@ -205,8 +205,8 @@ def _auto_offer(report: dict[str, Any]) -> dict[str, Any]:
         ),
         "risk": (
             "A borrowed config may leave out inputs this model has beyond the borrowed type's; "
-            "torch.onnx exports one graph without a KV cache (slower generation). Validation "
-            "catches wrong numbers, not missing features."
+            "torch.onnx exports a decoder with its KV cache when that validates, else without "
+            "one (slower generation). Validation catches wrong numbers, not missing features."
         ),
     }
 
