@@ -140,8 +140,8 @@ def _export(args: argparse.Namespace) -> int:
         finally:
             finished.set()
 
-    def run_export() -> ExportResult:
-        return export_with_recovery(
+    def run_export(route: dict[str, Any] | None = fallback) -> ExportResult:
+        result = export_with_recovery(
             plan,
             report=facts,
             log_dir=log_dir_for(output),
@@ -149,10 +149,17 @@ def _export(args: argparse.Namespace) -> int:
             memory_limit=limit,
             on_event=printer,
             on_run=on_run,
-            fallback=fallback,
+            fallback=route,
             timeout=args.timeout,
             tokenizer=args.tokenizer,
         )
+        last_resort = None if route or not args.auto_fix else ladder_after_optimum(facts, result)
+        if last_resort is None:
+            return result
+        # optimum's own export failed every safe remedy: the fallback ladder is the last resort.
+        retry = run_export(last_resort)
+        retry.attempts[:0] = result.attempts
+        return retry
 
     # The export runs in a thread so Ctrl-C (or SIGTERM) here can cancel the child's whole
     # process tree and clean its staging folder before this process ends.
@@ -225,6 +232,25 @@ def terminate_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def ladder_after_optimum(facts: dict[str, Any], result: ExportResult) -> dict[str, Any] | None:
+    """The fallback ladder's job when optimum's export of a type it supports failed (not when
+    it was cancelled or stopped for memory or time, which another route would not fix)."""
+    if result.status != "failed" or facts.get("library", "transformers") != "transformers":
+        return None
+    final = result.final
+    outcome = final.outcome if final else None
+    if (
+        outcome is None
+        or outcome.stopped_for_memory
+        or outcome.killed_by_system
+        or outcome.timed_out
+    ):
+        return None
+    from onnx_wizard.fallback.routes import auto_offer, fallback_job
+
+    return fallback_job(auto_offer(facts))
 
 
 def choose_fallback(

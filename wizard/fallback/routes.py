@@ -165,7 +165,7 @@ def choose_routes(report: dict[str, Any], table: TaskTable | None = None) -> lis
     if report.get("supported", False) or report.get("library", "transformers") != "transformers":
         return []
     table = table or load_table()
-    offers: list[dict[str, Any]] = [_auto_offer(report)]
+    offers: list[dict[str, Any]] = [auto_offer(report)]
     model_type = str(report.get("model_type") or "")
     candidates = [(KNOWN_RELATIVES[model_type], True)] if model_type in KNOWN_RELATIVES else []
     candidates += [(str(c), False) for c in report.get("closest") or ()]
@@ -183,7 +183,7 @@ def choose_routes(report: dict[str, Any], table: TaskTable | None = None) -> lis
     return offers
 
 
-def _auto_offer(report: dict[str, Any]) -> dict[str, Any]:
+def auto_offer(report: dict[str, Any]) -> dict[str, Any]:
     """The ladder, first: it tries every route below it, in order of measured success."""
     from onnx_wizard.fallback.outlook import describe_outlook, route_outlook
 
@@ -271,6 +271,7 @@ __all__ = [
     "ROUTES",
     "TORCHSCRIPT",
     "TORCH_TASKS",
+    "auto_offer",
     "choose_routes",
     "describe_route",
     "fallback_job",
