@@ -257,3 +257,30 @@ def test_a_staging_folder_never_overlaps_the_export_or_replaces_a_users_folder(
         with pytest.raises(WizardError, match=words):
             prepare_publish(folder, "me/x", staging=staging)
     assert snapshot(tmp_path) == before
+
+
+def test_publishes_what_the_real_quantize_step_recorded(
+    exports: dict[str, Path], tmp_path: Path
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    folder = copy_export(exports["bert-classifier"], tmp_path / "bert")
+    done = subprocess.run(
+        [sys.executable, "-m", "onnx_wizard", "quantize", str(folder), "--targets", "q8,avx2"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    record = json.loads((folder / "quantization.json").read_text())
+    passed = {r["variant"] for r in record["rows"] if r["verdict"] == "passed"}
+    plan = prepare_publish(folder, "me/q")
+    staged = {v.dtype for v in plan.layout.variants}
+    assert staged == {"fp32"} | (passed & {"q8"})
+    assert all("/" not in f.path or f.path.startswith("onnx/") for f in plan.files)
+    assert "ort-avx2/model_quantized.onnx" in {i.path for i in plan.layout.left_out}
+    chosen = json.loads((folder / "config.json").read_text())["transformers.js_config"]["dtype"]
+    assert plan.layout.dtype == (chosen if chosen in staged else "fp32")

@@ -70,15 +70,15 @@ def pipeline_tag(task: str | None) -> str | None:
 
 
 def _private_paths(command: str, export_dir: Path, model: str | None) -> str:
-    """The command with local paths shortened to folder names: a card is public."""
-    try:
-        words = shlex.split(command)
-    except ValueError:
-        return command
+    """The command with local folders shortened to their names: a card is public, and
+    ``/home/alice/...`` says nothing a reader can use. Paths inside quoted Python count too."""
     short = {str(export_dir): export_dir.name}
     if model and Path(model).expanduser().is_absolute():
         short[model] = Path(model).name
-    return shlex.join(short.get(w, w) for w in words)
+    for path, name in sorted(short.items(), key=lambda item: -len(item[0])):
+        # Only whole paths: /x/bert must not eat the start of /x/bertreal.
+        command = re.sub(re.escape(path) + r"(?=[/\s'\"]|$)", name, command)
+    return command
 
 
 def _variants_table(layout: StagedLayout) -> list[str]:
