@@ -13,6 +13,7 @@ MODALITIES = ("text", "vision", "audio", "multimodal")
 DIAGNOSES = (
     ("not registered in optimum", r"is not supported yet|custom or unsupported architecture"),
     ("model needs inputs built from a processor", r"placeholder|does not run on inputs|tokens"),
+    ("inputs the wizard cannot build (time series, codes, video)", r"takes none of the inputs"),
     ("forward() lacks a borrowed config's inputs", r"does not take|does not feed"),
     ("borrowed config cannot describe the model", r"cannot describe"),
     ("tracing/export failed", r"could not export|torch.onnx"),

@@ -74,7 +74,8 @@ def export_model(model: Any, output_dir: str | Path, *, dynamo: bool, opset: int
     if not trace:
         raise WizardError(
             f"{type(model).__name__}.forward() takes none of the inputs the wizard can build "
-            "from a config (input_ids, pixel_values, input_values, input_features).",
+            "from a config (input_ids, pixel_values, input_values, input_features, "
+            "past_values).",
             "Write an ONNX config for this model (custom_onnx_configs).",
         )
     extra = call_extras(model)

@@ -116,6 +116,15 @@ def example_inputs(model: Any, shape: Shape, seed: int = 0) -> dict[str, Any]:
         out["input_values"] = torch.randn(rows, 400 * length, generator=generator)
     elif "input_features" in accepts:
         out["input_features"] = _features(config, rows, length, generator)
+    context = getattr(config, "context_length", None)
+    if (
+        "past_values" in accepts
+        and isinstance(context, int)
+        and "past_time_features" not in accepts
+    ):
+        # Patch-based forecasters (PatchTST, PatchTSMixer): the series alone, fixed length.
+        channels = int(getattr(config, "num_input_channels", 1) or 1)
+        out["past_values"] = torch.randn(rows, context, channels, generator=generator)
     if "decoder_input_ids" in accepts and getattr(config, "is_encoder_decoder", False):
         out["decoder_input_ids"] = _safe_ids(config, rows, shape.decoder, seed + 2)
     return out
