@@ -3,7 +3,7 @@
 It speaks the part of the Hub API that huggingface_hub 0.36 uses to publish (read from its
 ``hf_api.py``, ``_commit_api.py`` and ``lfs.py``): create_repo, the recursive tree listing,
 repo info, preupload, the LFS batch/upload/verify steps (plain "basic" transfer, no Xet),
-validate-yaml, the ndjson commit, and resolve/ for downloading a source model's README.md.
+validate-yaml, whoami, the ndjson commit, and resolve/ for downloading a source model's README.md.
 Failures can be injected per route (``hub.fail["commit"] = 409``).
 """
 
@@ -67,6 +67,7 @@ class Repo:
 ROUTES = [
     ("POST", r"^/api/repos/create$", "create"),
     ("POST", r"^/api/validate-yaml$", "validate-yaml"),
+    ("GET", r"^/api/whoami-v2$", "whoami"),
     ("GET", r"^/api/models/(?P<repo>[^/]+/[^/]+)/tree/[^/]+(/.*)?$", "tree"),
     ("GET", r"^/api/models/(?P<repo>[^/]+/[^/]+)(/revision/[^/]+)?$", "repo-info"),
     ("POST", r"^/api/models/(?P<repo>[^/]+/[^/]+)/preupload/[^/]+$", "preupload"),
@@ -196,6 +197,10 @@ class FakeHub:
             b"*.onnx filter=lfs diff=lfs merge=lfs -text\n", False
         )
         return 200, {"url": f"{self.url}/{repo_id}", "name": repo_id}, {}
+
+    def _whoami(self, request: Request, match: re.Match[str]) -> tuple[int, Any, dict]:
+        access = {"displayName": "publish-test", "role": "write"}
+        return 200, {"name": "me", "type": "user", "auth": {"accessToken": access}}, {}
 
     def _validate_yaml(self, request: Request, match: re.Match[str]) -> tuple[int, Any, dict]:
         return 200, {"errors": [], "warnings": []}, {}

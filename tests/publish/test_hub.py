@@ -299,3 +299,60 @@ def test_a_rerun_after_a_failed_commit_does_not_send_the_big_files_twice(
         assert hub.routes().count("lfs-upload") == 3  # the LFS store had them: none re-sent
         assert result is not None and len(result["uploaded"]) == 9
         assert len(hub.repos["me/resume"].commits) == 1
+
+
+SAVE_TOKEN = """
+import sys
+from onnx_wizard.errors import WizardError
+from onnx_wizard.publish.login import save_token, token_source
+print(token_source())
+try:
+    print(save_token(sys.stdin.read()))
+except WizardError as error:
+    print(error, file=sys.stderr)
+    sys.exit(2)
+print(token_source())
+"""
+
+
+def test_a_typed_token_is_checked_saved_with_huggingface_login_and_used(
+    bert_q: Path, export_home: Path, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("HF_", "HUGGING_FACE")) and k != "TRANSFORMERS_OFFLINE"
+    }
+    with FakeHub(TOKEN) as hub:
+        env.update(HF_ENDPOINT=hub.url, HF_HOME=str(home / "hf"))
+        wrong = subprocess.run(
+            [sys.executable, "-c", SAVE_TOKEN],
+            input="hf_" + "x" * 34,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+        assert wrong.returncode == 2 and "401" in wrong.stderr and "x" * 34 not in wrong.stderr
+        assert not (home / "hf" / "token").exists()
+        done = subprocess.run(
+            [sys.executable, "-c", SAVE_TOKEN],
+            input=TOKEN + "\n",
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.splitlines()[0] == "None"
+        assert "'user': 'me'" in done.stdout and "'can_write': True" in done.stdout
+        assert done.stdout.splitlines()[-1] == "the saved Hugging Face login"
+        assert (home / "hf" / "token").read_text().strip() == TOKEN  # huggingface_hub's store
+        assert_no_token_anywhere(done)
+        published, _ = publish(
+            bert_q, "--repo", "me/saved", "--yes", endpoint=hub.url, home=home, token=None
+        )
+        assert published.returncode == 0, published.stderr
+        assert "me/saved" in hub.repos
+        assert_token_only_in_authorization(hub)
