@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 import psutil
 
@@ -45,16 +46,23 @@ class WizardRun:
             preexec_fn=preexec,
         )
         self.lines: list[str] = []
-        self.stdout = ""
+        self._out: list[str] = []
         self.seen: dict[int, psutil.Process] = {}
-        self._done = threading.Event()
-        threading.Thread(target=self._read, daemon=True).start()
+        # Both pipes are drained by threads (communicate() would race them for stderr).
+        self._readers = [
+            threading.Thread(target=self._read, args=(self.process.stderr, self.lines)),
+            threading.Thread(target=self._read, args=(self.process.stdout, self._out)),
+        ]
+        for reader in self._readers:
+            reader.daemon = True
+            reader.start()
         threading.Thread(target=self._watch, daemon=True).start()
 
-    def _read(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            self.lines.append(line)
+    @staticmethod
+    def _read(stream: IO[str] | None, into: list[str]) -> None:
+        assert stream is not None
+        for line in stream:
+            into.append(line)
 
     def _watch(self) -> None:
         """Note every descendant while the run lives: after a SIGKILL they are orphans."""
@@ -88,9 +96,15 @@ class WizardRun:
         return time.monotonic()
 
     def finish(self, timeout: float = 300) -> int:
-        out, _ = self.process.communicate(timeout=timeout)
-        self.stdout = out or ""
+        """Wait for the wizard to end and for its output to be read to the end."""
+        self.process.wait(timeout=timeout)
+        for reader in self._readers:
+            reader.join(timeout=30)
         return self.process.returncode
+
+    @property
+    def stdout(self) -> str:
+        return "".join(self._out)
 
     @property
     def stderr(self) -> str:
