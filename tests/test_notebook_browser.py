@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -171,9 +172,24 @@ def _screenshot(page: Any, tmp_path: Path, name: str) -> Path:
 
 
 def _run_cell(page: Any, index: int) -> None:
+    """Run one cell as a user does (click it, Shift+Enter), and make sure it really started:
+    a cell run before the kernel is connected can be dropped, so press again until its prompt
+    shows it queued or running."""
+    from playwright.sync_api import expect
+
+    status = page.locator("#jp-main-statusbar")
+    expect(status).to_contain_text("Idle", timeout=120_000)  # the kernel is up and connected
     cell = page.locator(".jp-Notebook .jp-Cell").nth(index)
-    cell.locator(".jp-InputArea-editor").click()
-    page.keyboard.press("Shift+Enter")
+    prompt = cell.locator(".jp-InputPrompt")
+    for _ in range(5):
+        cell.locator(".jp-InputArea-editor").click()
+        page.keyboard.press("Shift+Enter")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if re.search(r"\[(\*|\d+)\]", prompt.inner_text()):
+                return
+            time.sleep(0.2)
+    raise AssertionError(f"cell {index} never started: its prompt is {prompt.inner_text()!r}")
 
 
 def test_the_wizard_renders_steps_and_results_in_a_real_browser(
