@@ -125,6 +125,8 @@ def test_bert_publish_sends_exactly_the_staged_files_then_nothing_new(
         assert card.data.license is None and "RANDOM weights" in card.text
         assert "resolve" not in hub.routes()
         assert_token_only_in_authorization(hub)
+        log = Path(result["log"])  # the per-file events, kept in the wizard's home
+        assert export_home in log.parents and '"status": "uploaded"' in log.read_text()
         assert_no_token_anywhere(done, export_home, bert_q.parent)
         assert "[3/9] uploaded" in done.stderr  # per-file progress
 

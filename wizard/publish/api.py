@@ -159,9 +159,10 @@ def prepare_publish(
 
 
 def publish_log(plan: PublishPlan) -> Path:
-    """Beside the export's own logs, never in the folder that is uploaded."""
-    source = plan.layout.source
-    return source.parent / f".{source.name}.onnx-wizard-logs" / "publish.log"
+    """With the export's run logs in the wizard's home: never in or beside the user's folders."""
+    from onnx_wizard.paths import run_logs_dir
+
+    return run_logs_dir(plan.layout.source) / "publish.log"
 
 
 def upload_staged(
