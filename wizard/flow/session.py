@@ -25,26 +25,59 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import math
 import os
 import re
 import shutil
-import tempfile
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
-from dataclasses import fields as dataclass_fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from onnx_wizard.errors import WizardError
-from onnx_wizard.flow.steps import ANSWER_STEPS, TITLES, Facts, Step, Table, WizardState, thaw
+from onnx_wizard.flow.session_file import (
+    BROKEN,
+    SCHEMA,
+    VERSION,
+    disk_size,
+    file_time,
+    keep_aside,
+    keep_aside_if_unreadable,
+    parse,
+    saved_time,
+    state_from_dict,
+    state_to_dict,
+    write_atomic,
+)
+from onnx_wizard.flow.steps import TITLES, Step, Table, WizardState
 from onnx_wizard.paths import folder_key, sessions_dir
 
-SCHEMA = "onnx-wizard-session"
-VERSION = 1
-BROKEN = ".broken"  # suffix of a session file kept aside because it could not be read
+__all__ = [  # the session API, with the file format's names it re-exports
+    "SCHEMA",
+    "VERSION",
+    "SessionDamaged",
+    "SessionInfo",
+    "ago",
+    "delete_finished",
+    "delete_session",
+    "find_by_id",
+    "find_resumable",
+    "is_finished",
+    "list_sessions",
+    "load_session",
+    "move_legacy_sessions",
+    "prune_sessions",
+    "save_session",
+    "session_id",
+    "session_output",
+    "session_path",
+    "session_status",
+    "sessions_table",
+    "state_from_dict",
+    "state_to_dict",
+]
+
 MAX_BYTES = 500 * 1024**2  # sessions and logs together; the oldest finished go first
 FINISHED_DAYS = 14  # finished sessions (and logs of runs without a session) are kept this long
 LEGACY_INDEX = "recent.json"  # older versions saved beside outputs and listed them here
@@ -171,7 +204,7 @@ def save_session(
     target = Path(path) if path is not None else _store() / f"{session_id(state)}.json"
     new = not target.exists()
     if not new:
-        _keep_aside_if_unreadable(target)  # never write over a damaged session: keep it
+        keep_aside_if_unreadable(target)  # never write over a damaged session: keep it
         new = not target.exists()
     payload = {
         "schema": SCHEMA,
@@ -181,7 +214,7 @@ def save_session(
         "finished": is_finished(state),
         "state": state_to_dict(state),
     }
-    _write_atomic(target, payload)
+    write_atomic(target, payload)
     if replaces is not None and Path(replaces) != target:
         _remove_replaced(Path(replaces), state)
     if path is None:
@@ -215,9 +248,9 @@ def load_session(id_or_path: str | os.PathLike[str]) -> WizardState:
     except OSError as error:
         raise WizardError(f"Cannot read the saved session {where}: {error}.", _fix_os()) from None
     try:
-        return _parse(text)
+        return parse(text)
     except ValueError as error:
-        aside = _keep_aside(where)
+        aside = keep_aside(where)
         raise SessionDamaged(
             f"The saved session {where} could not be read ({error}). It was kept aside as "
             f"{aside}, and the wizard starts afresh.",
@@ -307,7 +340,7 @@ def move_legacy_sessions() -> list[Path]:
         legacy += [Path(p) for p in listed if isinstance(p, str)]
     for old in dict.fromkeys(legacy):
         try:
-            state = _parse(old.read_text(encoding="utf-8"))
+            state = parse(old.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
         target = store / f"{session_id(state)}.json"
@@ -387,43 +420,6 @@ def prune_sessions(
     return removed
 
 
-# ---- the JSON form -----------------------------------------------------------------------------
-
-
-def state_to_dict(state: WizardState) -> dict[str, Any]:
-    """The state as plain JSON data (non-finite floats become null: JSON has no NaN)."""
-    return _finite(
-        {
-            "step": state.step.value,
-            "history": [step.value for step in state.history],
-            "answers": thaw(state.answers),
-            "facts": {f.name: thaw(getattr(state.facts, f.name)) for f in dataclass_fields(Facts)},
-            "errors": thaw(state.errors),
-            "attempted": state.attempted,
-        }
-    )
-
-
-def state_from_dict(data: Mapping[str, Any]) -> WizardState:
-    """The inverse of :func:`state_to_dict`; ValueError/TypeError/KeyError if it does not fit."""
-    answers = dict(data.get("answers") or {})
-    unknown = sorted(set(answers) - set(ANSWER_STEPS))
-    if unknown:
-        raise ValueError(f"unknown answers {unknown}")
-    facts_data = dict(data.get("facts") or {})
-    known_facts = {f.name for f in dataclass_fields(Facts)}
-    if set(facts_data) - known_facts:
-        raise ValueError(f"unknown facts {sorted(set(facts_data) - known_facts)}")
-    return WizardState(
-        step=Step(data["step"]),
-        answers=answers,
-        facts=Facts(**facts_data),
-        history=tuple(Step(s) for s in data.get("history") or ()),
-        errors=dict(data.get("errors") or {}),
-        attempted=bool(data.get("attempted", False)),
-    )
-
-
 def sessions_table(sessions: Iterable[SessionInfo], now: datetime | None = None) -> Table:
     """The saved sessions as the engine's table, for the CLI and a sessions screen alike:
     cells are words (a long model or output is cut in the middle, so both ends show)."""
@@ -476,34 +472,16 @@ def _store() -> Path:
     return sessions_dir()
 
 
-def _parse(text: str) -> WizardState:
-    """The state in a session file's text; ValueError saying what is wrong otherwise."""
-    try:
-        payload = json.loads(text)
-    except ValueError as error:
-        raise ValueError(f"not valid JSON, perhaps cut short: {error}") from None
-    if not isinstance(payload, dict) or payload.get("schema") != SCHEMA:
-        raise ValueError("not an onnx-wizard session file")
-    if payload.get("version") != VERSION:
-        raise ValueError(
-            f"session format {payload.get('version')!r}; this onnx-wizard reads format {VERSION}"
-        )
-    try:
-        return state_from_dict(payload["state"])
-    except (KeyError, TypeError, ValueError, AttributeError) as error:
-        raise ValueError(f"damaged: {type(error).__name__}: {error}") from None
-
-
 def _info(path: Path) -> SessionInfo:
     try:
         text = path.read_text(encoding="utf-8")
-        state = _parse(text)
+        state = parse(text)
     except OSError as error:
         return _damaged_info(path, f"cannot be read: {error}")
     except ValueError as error:
-        return _damaged_info(_keep_aside(path), str(error))
+        return _damaged_info(keep_aside(path), str(error))
     sid = path.name.removesuffix(".json")
-    saved_at = _saved_at(text, path)
+    saved_at = saved_time(text, path)
     logs = path.with_name(f"{sid}.logs")
     run_log = str((state.facts.run or {}).get("log") or "") or _latest_log(logs)
     return SessionInfo(
@@ -514,7 +492,7 @@ def _info(path: Path) -> SessionInfo:
         output=session_output(state),
         status=session_status(state),
         saved_at=saved_at,
-        size=_size(path) + _size(logs),
+        size=disk_size(path) + disk_size(logs),
         log=run_log,
     )
 
@@ -528,33 +506,10 @@ def _damaged_info(path: Path, problem: str) -> SessionInfo:
         source="",
         output="",
         status="damaged",
-        saved_at=_mtime(path),
-        size=_size(path) + _size(path.with_name(f"{sid}.logs")),
+        saved_at=file_time(path),
+        size=disk_size(path) + disk_size(path.with_name(f"{sid}.logs")),
         problem=problem,
     )
-
-
-def _saved_at(text: str, path: Path) -> datetime:
-    with contextlib.suppress(ValueError, TypeError, AttributeError):
-        stamp = datetime.fromisoformat(json.loads(text)["saved_at"])
-        return stamp if stamp.tzinfo else stamp.replace(tzinfo=timezone.utc)
-    return _mtime(path)
-
-
-def _mtime(path: Path) -> datetime:
-    try:
-        return datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
-    except OSError:
-        return datetime.fromtimestamp(0, timezone.utc)
-
-
-def _size(path: Path) -> int:
-    try:
-        if path.is_file():
-            return path.stat().st_size
-        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-    except OSError:
-        return 0
 
 
 def _latest_log(logs: Path) -> str:
@@ -571,7 +526,7 @@ def _entries() -> list[tuple[str, bool, float, int]]:
     for logs in _store().glob("*.logs") if _store().is_dir() else ():
         sid = logs.name.removesuffix(".logs")
         if sid not in known:
-            entries.append((sid, True, logs.stat().st_mtime, _size(logs)))
+            entries.append((sid, True, logs.stat().st_mtime, disk_size(logs)))
     return entries
 
 
@@ -588,31 +543,13 @@ def _remove_entry(store: Path, sid: str) -> list[Path]:
     return removed
 
 
-def _keep_aside(path: Path) -> Path:
-    """Rename an unreadable session to ``*.broken`` (replacing an older broken copy)."""
-    aside = path.with_name(path.name + BROKEN)
-    with contextlib.suppress(OSError):
-        os.replace(path, aside)
-        return aside
-    return path
-
-
-def _keep_aside_if_unreadable(path: Path) -> None:
-    try:
-        _parse(path.read_text(encoding="utf-8"))
-    except ValueError:
-        _keep_aside(path)
-    except OSError:
-        pass  # the save that follows reports a real I/O problem
-
-
 def _remove_replaced(earlier: Path, state: WizardState) -> None:
     """The same wizard saved elsewhere before (its output changed): drop that older copy, only
     when it is one of ours and holds this session's model."""
     if earlier.parent != _store() or not earlier.name.endswith(".json"):
         return
     try:
-        before = _parse(earlier.read_text(encoding="utf-8"))
+        before = parse(earlier.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return
     if before.answers.get("source") == state.answers.get("source"):
@@ -653,35 +590,3 @@ def _delete_hint(aside: Path) -> str:
 
 def _fix_os() -> str:
     return f"Check the permissions of {_store()}, or start a new session."
-
-
-def _write_atomic(target: Path, payload: Any) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # Same folder as the target, so os.replace is a rename on one filesystem: atomic.
-    folder = target.parent
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            json.dump(payload, stream, indent=2, allow_nan=False, default=str)
-            stream.write("\n")
-            stream.flush()
-            os.fsync(stream.fileno())  # the data is on disk before the name points at it
-        os.replace(temporary, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
-    # A process killed mid-write leaves its temporary behind (never a torn session): sweep.
-    for stale in folder.glob(f".{target.name}.*.tmp"):
-        with contextlib.suppress(OSError):
-            stale.unlink()
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
