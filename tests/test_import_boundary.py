@@ -21,6 +21,8 @@ CHILD_PROCESS_MODULES = {
     "onnx_wizard.validation.child",
     "onnx_wizard.quantize.measure",  # imported only by onnx_wizard.quantize.child
     "onnx_wizard.quantize.recipes",
+    "onnx_wizard.quantize.float16",
+    "onnx_wizard.quantize.sensitivity",
 }
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shlex
 import shutil
 import subprocess
 import sys
@@ -25,6 +24,13 @@ from typing import Any
 
 from onnx_wizard.errors import WizardError
 from onnx_wizard.quantize.calibration import SAMPLE_SENTENCES, load_samples
+from onnx_wizard.quantize.outputs import (
+    append_child_logs,
+    command_lines,
+    file_bytes,
+    place_files,
+    update_config,
+)
 from onnx_wizard.quantize.report import QuantizationReport, VariantRow
 from onnx_wizard.quantize.targets import (
     DEVICE_PREFERENCE,
@@ -112,7 +118,7 @@ def quantize_folder(
         encoding="utf-8",
     )
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.quantize-", dir=folder.parent))
-    fp32_bytes = sum(_file_bytes(folder, f) for f in files)
+    fp32_bytes = sum(file_bytes(folder, f) for f in files)
     metric = {"features": "cosine", "classifier": "top1_agreement"}.get(kind, "token_agreement")
     emit(
         {
@@ -153,7 +159,7 @@ def quantize_folder(
         }
         result = run_child(job, staging, log.parent / f"quantize-{target.name}.log", cancel)
         row = _row(target, job, result, fp32_bytes)
-        placed = _place(
+        placed = place_files(
             staging / target.name,
             folder if row.passed else log.parent / "quantization-failed" / target.name,
         )
@@ -190,13 +196,13 @@ def quantize_folder(
         task_kind=kind,
         reference=reference,
         rows=ordered,
-        commands=_commands(export_command, chosen, commands),
+        commands=command_lines(export_command, chosen, commands),
         log=str(log),
         inputs=f"{len(SAMPLE_SENTENCES)} everyday sentences",
     )
     report.transformers_js_config = update_config(folder, ordered, device, facts)
     report.seconds = time.monotonic() - started
-    _append_child_logs(log, chosen)
+    append_child_logs(log, chosen)
     (folder / REPORT_NAME).write_text(json.dumps(report.to_dict(), indent=2), encoding="utf-8")
     emit({"event": "quantize_finished", "report": report.to_dict()})
     return report
@@ -352,80 +358,6 @@ def _row_dict(row: VariantRow) -> dict[str, Any]:
     from dataclasses import asdict
 
     return asdict(row)
-
-
-def _place(source: Path, destination: Path) -> list[str]:
-    """Move a variant's finished files from staging to ``destination``; their relative paths."""
-    placed: list[str] = []
-    if not source.is_dir():
-        return placed
-    for path in sorted(source.rglob("*")):
-        if not path.is_file() or (path.suffix == ".json" and path.name.endswith(".job.json")):
-            continue
-        relative = path.relative_to(source)
-        target = destination / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(path, target)
-        placed.append(str(relative))
-    return placed
-
-
-def update_config(
-    folder: Path, rows: list[VariantRow], device: str, facts: list[dict[str, Any]]
-) -> dict[str, Any] | None:
-    """Set ``transformers.js_config`` in config.json from the passing Transformers.js variants."""
-    config_path = folder / "config.json"
-    passing = {r.variant: r for r in rows if r.passed and r.kind == "transformers.js"}
-    if not config_path.is_file() or not passing:
-        return None
-    dtype = next((d for d in DEVICE_PREFERENCE[device] if d in passing), None)
-    if dtype is None:
-        return None
-    config = json.loads(config_path.read_text(encoding="utf-8"))
-    settings = dict(config.get("transformers.js_config") or {})
-    settings["dtype"] = dtype
-    external = {
-        Path(f).name[: -len("_data")]: True
-        for r in passing.values()
-        for f in r.files
-        if f.endswith(".onnx_data")
-    }
-    external.update({Path(f["file"]).name: True for f in facts if f.get("external_data")})
-    if external:
-        settings["use_external_data_format"] = external
-    else:
-        settings.pop("use_external_data_format", None)
-    config["transformers.js_config"] = settings
-    config_path.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-    return settings
-
-
-def _commands(export: str | None, chosen: list[Target], made: dict[str, list[str]]) -> list[str]:
-    lines = [export] if export else []
-    for target in chosen:
-        for snippet in made.get(target.name, []):
-            if snippet.startswith("#"):
-                lines.append(f"{snippet}  ({target.name})")
-                continue
-            if '"' not in snippet:  # double quotes read better inside the shell's single ones
-                snippet = snippet.replace("'", '"')
-            lines.append(f"python -c {shlex.quote(snippet)}  # {target.name}")
-    return lines
-
-
-def _append_child_logs(log: Path, chosen: list[Target]) -> None:
-    with log.open("a", encoding="utf-8") as out:
-        for target in chosen:
-            part = log.parent / f"quantize-{target.name}.log"
-            if part.is_file():
-                out.write(f"\n===== {target.name} =====\n")
-                out.write(part.read_text(encoding="utf-8", errors="replace"))
-
-
-def _file_bytes(folder: Path, name: str) -> int:
-    path = folder / name
-    data = path.with_name(path.name + "_data")
-    return path.stat().st_size + (data.stat().st_size if data.is_file() else 0)
 
 
 def _child_env() -> dict[str, str]:

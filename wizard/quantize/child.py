@@ -206,13 +206,13 @@ def build(
 def rank(
     folder: Path, files: list[str], checker: Any, texts: Any, bits: int
 ) -> dict[str, list[str]]:
-    from onnx_wizard.quantize import recipes
+    from onnx_wizard.quantize import sensitivity
 
     ranking = {}
     for name in files:
         if name in checker.main:
             feeds = file_feeds(folder, name, texts.ids[:4], texts)
-            ranking[name] = recipes.rank_matmuls(folder / name, feeds, bits)
+            ranking[name] = sensitivity.rank_matmuls(folder / name, feeds, bits)
     return ranking
 
 

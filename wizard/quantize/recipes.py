@@ -15,40 +15,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import onnx
 
-# Ops kept in fp32 by the fp16 conversion, on top of onnxruntime's own block list: they have no
-# fp16 kernel in ONNX Runtime or lose too much (random ops, resize, top-k, ranges).
-FP16_BLOCK = (
-    "RandomNormalLike",
-    "RandomUniformLike",
-    "RandomNormal",
-    "RandomUniform",
-    "Resize",
-    "Upsample",
-    "TopK",
-    "Range",
-    "CumSum",
-    "Min",
-    "Max",
-    "Multinomial",
-)
-# A recovery attempt also keeps the normalisations and softmax in fp32.
-FP16_BLOCK_STRICT = (
-    *FP16_BLOCK,
-    "LayerNormalization",
-    "SimplifiedLayerNormalization",
-    "SkipLayerNormalization",
-    "Softmax",
-    "ReduceMean",
-    "Pow",
-    "Sqrt",
-    "Erf",
-)
-# The fp16 step as a user can run it by hand (our block lists, via onnx_wizard.quantize.recipes).
-FP16_CALL = (
-    "from onnx_wizard.quantize.recipes import to_fp16; m = to_fp16(m, {{'fp16_strict': {strict}}})"
+from onnx_wizard.quantize.float16 import FP16_CALL, fp16_from_halves, merged_halves, to_fp16
+
+HALVES_NOTE = (
+    "# by hand: convert decoder_model.onnx and decoder_with_past_model.onnx with "
+    "convert_float_to_float16(keep_io_types=False), then optimum.onnx.graph_transformations"
+    ".merge_decoders(...) into {out}, with Casts to float32 at the inputs and outputs"
 )
 UINT8_OPS = {"Conv", "GroupQueryAttention", "MultiHeadAttention"}
 EXTERNAL_DATA_BYTES = 1_800_000_000  # a single protobuf cannot pass 2 GB; stay well under
@@ -180,7 +154,8 @@ def int4(source: Path, out: Path, options: dict[str, Any], threshold: int) -> st
         def four_bit(half: onnx.ModelProto) -> onnx.ModelProto:
             return int4_model(half, block, exclude)
 
-        return fp16_from_halves(source, out, options, threshold, prepare=four_bit)
+        save(fp16_from_halves(source, out.parent, options, prepare=four_bit), out, threshold)
+        return HALVES_NOTE.format(out=out.name)
     quantizer.process()
     result = quantizer.model.model
     call = f"import onnx; {call}; q.process(); m = q.model.model"
@@ -205,151 +180,16 @@ def int4_model(model: onnx.ModelProto, block: int, exclude: list[str]) -> onnx.M
     return quantizer.model.model
 
 
-def to_fp16(model: onnx.ModelProto, options: dict[str, Any]) -> onnx.ModelProto:
-    from onnxruntime.transformers.float16 import DEFAULT_OP_BLOCK_LIST, convert_float_to_float16
-
-    extra = FP16_BLOCK_STRICT if options.get("fp16_strict") else FP16_BLOCK
-    block = sorted({*DEFAULT_OP_BLOCK_LIST, *extra})
-    converted = convert_float_to_float16(
-        model,
-        keep_io_types=True,
-        op_block_list=block,
-        node_block_list=list(options.get("exclude") or []),
-    )
-    _identity_for_outer_outputs(converted.graph)
-    return converted
-
-
-def _identity_for_outer_outputs(graph: onnx.GraphProto) -> None:
-    """ONNX Runtime refuses an If branch that returns an outer-scope value directly, which the
-    fp16 conversion produces on merged decoders ("Subgraph output (logits) is an outer scope
-    value"): route each such output through an Identity node inside the branch."""
-    for node in graph.node:
-        for attribute in node.attribute:
-            if attribute.type != onnx.AttributeProto.GRAPH:
-                continue
-            branch = attribute.g
-            _identity_for_outer_outputs(branch)
-            local = {o for n in branch.node for o in n.output}
-            local |= {i.name for i in branch.input} | {t.name for t in branch.initializer}
-            for output in branch.output:
-                if output.name not in local:
-                    renamed = f"{output.name}/branch_identity"
-                    identity = onnx.helper.make_node(
-                        "Identity", [output.name], [renamed], name=f"{renamed}_node"
-                    )
-                    branch.node.append(identity)
-                    output.name = renamed
-
-
 def fp16(source: Path, out: Path, options: dict[str, Any], threshold: int) -> str:
     model = onnx.load(str(source))
     if is_fp16(model):
         raise ValueError(f"{source.name} is already float16")
     if merged_halves(source):
-        return fp16_from_halves(source, out, options, threshold)
+        save(fp16_from_halves(source, out.parent, options), out, threshold)
+        return HALVES_NOTE.format(out=out.name)
     save(to_fp16(model, options), out, threshold)
     call = FP16_CALL.format(strict=bool(options.get("fp16_strict")))
     return f"import onnx; m = onnx.load({str(source)!r}); {call}; onnx.save(m, {str(out)!r})"
-
-
-def merged_halves(source: Path) -> tuple[Path, Path] | None:
-    """The two decoders a merged decoder was made from, when they sit beside it."""
-    if not source.stem.startswith("decoder_model_merged"):
-        return None
-    halves = (
-        source.with_name("decoder_model.onnx"),
-        source.with_name("decoder_with_past_model.onnx"),
-    )
-    return halves if all(h.is_file() for h in halves) else None
-
-
-def fp16_from_halves(
-    source: Path,
-    out: Path,
-    options: dict[str, Any],
-    threshold: int,
-    prepare: Callable[[onnx.ModelProto], onnx.ModelProto] | None = None,
-) -> str:
-    """fp16 for a merged decoder: convert its two halves, merge them again, fp32 at the edges.
-
-    onnxruntime's float16 converter breaks the If branches of a merged decoder (duplicate
-    names, dropped Casts: "Node input '/decoder/Cast_2_output_0' is not a graph input"), while
-    each half converts cleanly; optimum's ``merge_decoders`` then joins them as the export did."""
-    from onnxruntime.transformers.float16 import DEFAULT_OP_BLOCK_LIST, convert_float_to_float16
-    from optimum.onnx.graph_transformations import merge_decoders
-
-    halves = merged_halves(source)
-    assert halves is not None
-    extra = FP16_BLOCK_STRICT if options.get("fp16_strict") else FP16_BLOCK
-    block = sorted({*DEFAULT_OP_BLOCK_LIST, *extra})
-    with tempfile.TemporaryDirectory(dir=out.parent) as scratch:
-        converted = []
-        for half in halves:
-            model = onnx.load(str(half))
-            if prepare is not None:
-                model = prepare(model)
-            model = convert_float_to_float16(model, keep_io_types=False, op_block_list=block)
-            path = Path(scratch) / half.name
-            onnx.save_model(model, str(path))
-            converted.append(str(path))
-        merged_path = Path(scratch) / "merged.onnx"
-        merge_decoders(converted[0], converted[1], strict=False, save_path=str(merged_path))
-        merged = onnx.load(str(merged_path))
-    fp32_at_the_edges(merged)
-    save(merged, out, threshold)
-    return (
-        "# by hand: convert decoder_model.onnx and decoder_with_past_model.onnx with "
-        "convert_float_to_float16(keep_io_types=False), then optimum.onnx.graph_transformations"
-        f".merge_decoders(...) into {out.name}, with Casts to float32 at the inputs and outputs"
-    )
-
-
-def fp32_at_the_edges(model: onnx.ModelProto) -> None:
-    """Make every float16 graph input and output float32, with a Cast inside the graph."""
-    graph, half, full = model.graph, onnx.TensorProto.FLOAT16, onnx.TensorProto.FLOAT
-    renames: dict[str, str] = {}
-    casts = []
-    for item in graph.input:
-        if item.type.tensor_type.elem_type == half:
-            inner = f"{item.name}/as_fp16"
-            renames[item.name] = inner
-            casts.append(
-                onnx.helper.make_node("Cast", [item.name], [inner], to=half, name=f"{inner}_cast")
-            )
-            item.type.tensor_type.elem_type = full
-    _rename_uses(graph, renames)
-    for node in graph.node:
-        for index, name in enumerate(node.output):
-            for item in graph.output:
-                if item.name == name and item.type.tensor_type.elem_type == half:
-                    node.output[index] = f"{name}/as_fp16"
-    tails = []
-    for item in graph.output:
-        if item.type.tensor_type.elem_type == half:
-            tails.append(
-                onnx.helper.make_node(
-                    "Cast",
-                    [f"{item.name}/as_fp16"],
-                    [item.name],
-                    to=full,
-                    name=f"{item.name}/as_fp32_cast",
-                )
-            )
-            item.type.tensor_type.elem_type = full
-    nodes = [*casts, *graph.node, *tails]
-    del graph.node[:]
-    graph.node.extend(nodes)
-
-
-def _rename_uses(graph: onnx.GraphProto, renames: dict[str, str]) -> None:
-    for node in graph.node:
-        for index, name in enumerate(node.input):
-            if name in renames:
-                node.input[index] = renames[name]
-        for attribute in node.attribute:
-            if attribute.type == onnx.AttributeProto.GRAPH:
-                _rename_uses(attribute.g, renames)
 
 
 def is_fp16(model: onnx.ModelProto) -> bool:
@@ -389,66 +229,3 @@ def static_qdq(
         f"quantize_static({str(source)!r}, {str(out)!r}, reader, {shown})  "
         "# reader: a CalibrationDataReader over the tokenized calibration samples"
     )
-
-
-def rank_matmuls(source: Path, feeds: dict[str, np.ndarray], bits: int) -> list[str]:
-    """Weight MatMuls, most sensitive first, by a one-pass per-node measure.
-
-    One fp32 run exposes every weight MatMul's input; each node's error is then simulated in
-    numpy: ``|A W - q(A) q(W)| / |A W|`` with the activations quantized per tensor (uint8, as
-    dynamic quantization does) and the weights per output channel (int8) or per block of 32
-    along K (4-bit, activations left in float). Cheap: no quantize+run trial per node."""
-    import onnxruntime as ort
-
-    model = onnx.load(str(source))
-    weights = {t.name: t for t in model.graph.initializer}
-    nodes = [
-        n
-        for n in model.graph.node
-        if n.op_type == "MatMul" and n.input[1] in weights and len(weights[n.input[1]].dims) == 2
-    ]
-    if not nodes:
-        return []
-    known = {o.name for o in model.graph.output}
-    for node in nodes:
-        if node.input[0] not in known:
-            model.graph.output.append(onnx.helper.make_empty_tensor_value_info(node.input[0]))
-            known.add(node.input[0])
-    with tempfile.TemporaryDirectory() as scratch:
-        path = Path(scratch) / "probe.onnx"
-        save(model, path)
-        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        names = [o.name for o in session.get_outputs()]
-        values = dict(zip(names, session.run(None, feeds), strict=True))
-    errors: dict[str, float] = {}
-    for node in nodes:
-        a = np.asarray(values[node.input[0]], dtype=np.float32).reshape(-1, 1)
-        a = a.reshape(-1, int(weights[node.input[1]].dims[0]))
-        w = onnx.numpy_helper.to_array(weights[node.input[1]]).astype(np.float32)
-        exact = a @ w
-        approx = (_fake_quant_activations(a) if bits == 8 else a) @ _fake_quant_weights(w, bits)
-        errors[node.name] = float(
-            np.linalg.norm(exact - approx) / max(float(np.linalg.norm(exact)), 1e-12)
-        )
-    return sorted(errors, key=errors.__getitem__, reverse=True)
-
-
-def _fake_quant_activations(a: np.ndarray) -> np.ndarray:
-    low, high = min(float(a.min()), 0.0), max(float(a.max()), 0.0)
-    scale = (high - low) / 255 or 1.0
-    zero = np.round(-low / scale)
-    return (np.clip(np.round(a / scale) + zero, 0, 255) - zero) * scale
-
-
-def _fake_quant_weights(w: np.ndarray, bits: int) -> np.ndarray:
-    if bits == 8:
-        scale = np.abs(w).max(axis=0, keepdims=True) / 127
-        scale[scale == 0] = 1.0
-        return np.round(w / scale) * scale
-    rows = w.shape[0] - w.shape[0] % 32 or w.shape[0]
-    blocks = w[:rows].reshape(-1, min(32, rows), w.shape[1])
-    scale = np.abs(blocks).max(axis=1, keepdims=True) / 7
-    scale[scale == 0] = 1.0
-    out = w.copy()
-    out[:rows] = (np.clip(np.round(blocks / scale), -8, 7) * scale).reshape(rows, w.shape[1])
-    return out
