@@ -92,9 +92,15 @@ def test_a_local_model_folder_matches_however_it_is_written(
     model = tmp_path / "my-model"
     model.mkdir()
     monkeypatch.chdir(tmp_path)
-    save_session(at(Step.TASK, "my-model", str(tmp_path / "a")))
+    save_session(at(Step.TASK, "my-model", "relative-out"))  # both relative to tmp_path
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # a listing from another folder resolves nothing anew
     found = find_resumable(source=str(model))
     assert found is not None and found.source == "my-model"
+    assert found.output == str(tmp_path / "relative-out")
+    assert find_resumable(output=str(tmp_path / "relative-out")) == found
+    assert find_resumable(source="my-model") is None  # here, that name is another folder
 
 
 @pytest.mark.parametrize(

@@ -104,6 +104,7 @@ class SessionInfo:
     size: int  # bytes: the session file and its run logs
     log: str = ""  # the latest run log, where a run happened
     problem: str = ""  # why a damaged session cannot be read
+    model: str = ""  # the source resolved when saved (a local folder's real path)
 
     @property
     def step(self) -> Step | None:
@@ -139,6 +140,7 @@ class SessionInfo:
             "size": self.size,
             "log": self.log,
             "problem": self.problem,
+            "model": self.model,
         }
 
 
@@ -212,6 +214,10 @@ def save_session(
         "id": target.name.removesuffix(".json"),
         "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "finished": is_finished(state),
+        # Resolved now, in the wizard's own working folder: a listing elsewhere must not
+        # resolve a relative answer against its own folder.
+        "output": session_output(state),
+        "model": _source_identity(str(state.answers.get("source") or "")),
         "state": state_to_dict(state),
     }
     write_atomic(target, payload)
@@ -292,7 +298,7 @@ def find_resumable(
         if info.state is None or info.finished:
             continue
         same_output = bool(info.output) and want_output == os.path.realpath(info.output)
-        same_source = bool(info.source) and want_source == _source_identity(info.source)
+        same_source = bool(info.model) and want_source == info.model
         if same_output or same_source:
             return info
     return None
@@ -482,18 +488,21 @@ def _info(path: Path) -> SessionInfo:
         return _damaged_info(keep_aside(path), str(error))
     sid = path.name.removesuffix(".json")
     saved_at = saved_time(text, path)
+    recorded = json.loads(text)  # parse() checked it is a session object
+    source = str(state.answers.get("source") or "")
     logs = path.with_name(f"{sid}.logs")
     run_log = str((state.facts.run or {}).get("log") or "") or _latest_log(logs)
     return SessionInfo(
         id=sid,
         path=path,
         state=state,
-        source=str(state.answers.get("source") or ""),
-        output=session_output(state),
+        source=source,
+        output=str(recorded.get("output") or session_output(state)),
         status=session_status(state),
         saved_at=saved_at,
         size=disk_size(path) + disk_size(logs),
         log=run_log,
+        model=str(recorded.get("model") or _source_identity(source)),
     )
 
 
