@@ -19,6 +19,7 @@ from typing import Any
 from onnx_wizard.errors import WizardError
 from onnx_wizard.inspection.tasks import transformersjs_files
 from onnx_wizard.publish.external_data import plan_data_files, write_with_locations
+from onnx_wizard.publish.tjs_config import with_transformers_js_config
 from onnx_wizard.publish.variants import (
     QuantizationRecord,
     VariantRow,
@@ -47,10 +48,6 @@ TOKENIZER_FILES = (
 )
 # Files that are never an ONNX graph's external data.
 TEXT_SUFFIXES = (".onnx", ".json", ".txt", ".md", ".model", ".jinja", ".py", ".yaml", ".csv")
-# Which dtype Transformers.js should load by default, best first: the seed guidance (WASM q8,
-# WebGPU fp16 or q4f16, then q4; fp32 is always there).
-DEFAULT_PREFERENCE = ("q8", "uint8", "int8", "q4", "bnb4", "fp16", "fp32")
-WEBGPU_PREFERENCE = ("fp16", "q4f16", "q4")
 DEVICE_FOR_DTYPE = {
     "fp32": "any device; maximum accuracy",
     "fp16": "WebGPU (desktop)",
@@ -327,7 +324,8 @@ def stage_layout(
             "There is no tokenizer.json: Transformers.js cannot tokenize text "
             "without it (save the tokenizer with a fast tokenizer class)."
         )
-    layout.config = with_transformers_js_config(config, layout.variants, stager.external)
+    available = {v.dtype for v in layout.variants}
+    layout.config = with_transformers_js_config(config, available, stager.external)
     (staging / "config.json").write_text(json.dumps(layout.config, indent=2) + "\n", "utf-8")
     stager.add(staging / "config.json", "config.json", "config", link=False)
     return layout
@@ -385,47 +383,3 @@ def _is_text_model(config: dict[str, Any]) -> bool:
     return "vocab_size" in config and not any(
         k in config for k in ("num_channels", "image_size", "num_mel_bins", "vision_config")
     )
-
-
-def _pick(preference: tuple[str, ...], available: set[str]) -> str | None:
-    return next((d for d in preference if d in available), None)
-
-
-def with_transformers_js_config(
-    config: dict[str, Any], variants: list[StagedVariant], external: dict[str, int]
-) -> dict[str, Any]:
-    """``config`` with a ``transformers.js_config`` that names only staged files.
-
-    A dtype the quantization step chose is kept when its files are staged; otherwise the best
-    staged one is chosen, so Transformers.js never asks for a file that is not in the repo
-    (without a dtype it loads q8 on WASM, which fails when only fp32 is published).
-    """
-    available = {v.dtype for v in variants}
-    current = dict(config.get("transformers.js_config") or {})
-
-    def staged(dtype: Any) -> bool:
-        if isinstance(dtype, dict):
-            return all(value in available for value in dtype.values())
-        return dtype in available
-
-    if not staged(current.get("dtype")):
-        current["dtype"] = _pick(DEFAULT_PREFERENCE, available) or "fp32"
-    devices = dict(current.get("device_config") or {})
-    webgpu = dict(devices.get("webgpu") or {})
-    if not staged(webgpu.get("dtype")):
-        webgpu.pop("dtype", None)
-        if choice := _pick(WEBGPU_PREFERENCE, available):
-            webgpu["dtype"] = choice
-    if webgpu:
-        devices["webgpu"] = webgpu
-    else:
-        devices.pop("webgpu", None)
-    if devices:
-        current["device_config"] = devices
-    else:
-        current.pop("device_config", None)
-    if external:
-        current["use_external_data_format"] = dict(sorted(external.items()))
-    else:
-        current.pop("use_external_data_format", None)
-    return {**config, "transformers.js_config": current}
