@@ -124,3 +124,34 @@ def test_the_lock_is_reentrant_in_a_thread_and_refuses_another_thread(tmp_path: 
     release(target)
     assert refused and "Another onnx-wizard" in str(refused[0])
     assert not (tmp_path / ".out.onnx-wizard.lock").exists()
+
+
+@pytest.mark.parametrize("asked", [True, False])
+def test_a_run_without_validation_is_never_ok(tmp_path: Path, asked: bool) -> None:
+    """The child reported files but no validation: failed (and nothing promoted) when validation
+    was asked for; "not_validated", never "ok", when the caller skipped it."""
+    import time
+
+    from onnx_wizard.planning.plan import ExportPlan
+    from onnx_wizard.runner.process import ExportRun
+
+    target = tmp_path / "out"
+    run = ExportRun(
+        ExportPlan(model="m", output=str(target), task="fill-mask"),
+        log_path=tmp_path / "a.log",
+        validate=asked,
+    )
+    run.staging = staged_export(target)
+    run.job_path = run.staging.with_name(run.staging.name + ".job.json")
+    run._log = run.log_path.open("w", encoding="utf-8")
+    run._started = time.monotonic()
+    run._result = {"event": "result", "files": [{"name": "model.onnx"}], "validation": None}
+    outcome = run._finish(0)
+    assert outcome.status == ("failed" if asked else "not_validated")
+    assert target.exists() is (not asked)
+    if asked:
+        assert outcome.error == {
+            "type": "NotValidated",
+            "message": "the export child reported no validation",
+        }
+    assert not run.staging.exists()
