@@ -107,7 +107,8 @@ def test_every_variant_is_made_loads_and_is_measured(
     for variant, suffix in TJS_FILES.items():
         row = rows[variant]
         # The exact names Transformers.js loads, for every ONNX file of the export, beside fp32.
-        assert sorted(row["files"]) == sorted(f.replace(".onnx", f"{suffix}.onnx") for f in fp32)
+        expected = sorted(f.replace(".onnx", f"{suffix}.onnx") for f in fp32)
+        assert sorted(row["files"]) == expected, (variant, row["verdict"], row["reason"])
     for preset in PRESETS:
         assert sorted(rows[preset]["files"]) == sorted(
             f"ort-{preset}/" + f.replace(".onnx", "_quantized.onnx") for f in fp32
