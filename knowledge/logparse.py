@@ -55,7 +55,9 @@ _FAILURE_WORDS = re.compile(
     r"^\s{0,8}Killed\s{0,8}$|exit (?:code|status) -?\d{1,4}|[Ee]xception|not supported|[Uu]nsupported|"
     r"[Cc]annot |[Cc]ould not|[Cc]ouldn't|[Uu]nable to|No module named|requires? |missing|not found|"
     r"exceeds|out of memory|values not close|[Nn]ot implemented|[Ii]nvalid|denied|Unauthorized|"
-    r"not (?:a )?valid|Killed process|no attribute|got an unexpected",
+    r"not (?:a )?valid|Killed process|no attribute|got an unexpected|"
+    # onnxruntime's ORT_ENFORCE wording: "<condition> was false. <why>"
+    r"\bwas false\.|must not be empty",
     re.MULTILINE,
 )
 # A token that only code, paths or program output carry: prose has none of these.
