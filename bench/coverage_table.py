@@ -12,7 +12,8 @@ MODALITIES = ("text", "vision", "audio", "multimodal")
 # Failure families, matched on the last error a type ended with.
 DIAGNOSES = (
     ("not registered in optimum", r"is not supported yet|custom or unsupported architecture"),
-    ("model needs inputs built from a processor", r"placeholder|does not run on inputs|tokens"),
+    ("model does not run on config-built inputs (processor inputs, placeholders, tiny config)",
+     r"placeholder|does not run on inputs|tokens"),
     ("inputs the wizard cannot build (time series, codes, video)", r"takes none of the inputs"),
     ("forward() lacks a borrowed config's inputs", r"does not take|does not feed"),
     ("borrowed config cannot describe the model", r"cannot describe"),
@@ -79,9 +80,9 @@ def write_outputs(
             tally = route_modality[m][attempt["route"]]
             tally[0] += 1
             tally[1] += bool(attempt.get("passed"))
-        if wizard.get("route") == "optimum":
+        if r.get("registered"):  # optimum's own export is the first route for these
             route_modality[m]["optimum"][0] += 1
-            route_modality[m]["optimum"][1] += 1
+            route_modality[m]["optimum"][1] += wizard.get("route") == "optimum"
     failures = Counter(diagnosis(r) for r in rows if not r.get("wizard", {}).get("ok"))
     cache = sum(1 for r in wizard_ok if r["wizard"].get("kv_cache"))
     generators = [r for r in wizard_ok if "with-past" in (r.get("task") or "")]

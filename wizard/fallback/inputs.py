@@ -111,7 +111,10 @@ def example_inputs(model: Any, shape: Shape, seed: int = 0) -> dict[str, Any]:
     if "pixel_values" in accepts:
         channels = int(_value(config, ("num_channels", "in_channels", "in_chans"), 3))
         height, width = image_size(config)
-        out["pixel_values"] = torch.randn(rows, channels, height, width, generator=generator)
+        frames = _value(config, ("num_frames",), None)
+        # Video models (VideoMAE, ViViT, TimeSformer) take [batch, frames, channels, h, w].
+        shape = (rows, int(frames), channels) if isinstance(frames, int) else (rows, channels)
+        out["pixel_values"] = torch.randn(*shape, height, width, generator=generator)
     if "input_values" in accepts:
         out["input_values"] = torch.randn(rows, 400 * length, generator=generator)
     elif "input_features" in accepts:
@@ -135,8 +138,8 @@ def _features(config: Any, rows: int, length: int, generator: Any) -> Any:
 
     sources = getattr(config, "max_source_positions", None)
     mel = getattr(config, "num_mel_bins", None)
-    if mel and sources and getattr(config, "model_type", "") in ("whisper",):
-        # Whisper pads every clip to its fixed window: 2 frames per encoder position.
+    if mel and sources:
+        # Whisper-style encoders pad every clip to a fixed window: 2 frames per position.
         return torch.randn(rows, int(mel), 2 * int(sources), generator=generator)
     per_channel = getattr(config, "input_feat_per_channel", None)
     if per_channel:  # Speech2Text: [batch, frames, features]
