@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from onnx_wizard.knowledge import default_catalogue, diagnose
+from onnx_wizard.knowledge.matcher import render_remedies
 
 ROOT = Path(__file__).resolve().parents[1]
 PARTS = {
@@ -34,7 +35,9 @@ def score(records: list[dict[str, str]], show_misses: bool = False) -> dict[str,
         category += bool(top and top.category == record["category"])
         entry += bool(top and top.id == record["entry"])
         if top and record["entry"] in {e.id for e in catalogue.entries}:
-            wanted = {(r.action, r.note) for r in catalogue.get(record["entry"]).remedies}
+            # The expected entry's remedies as this environment renders them (pinned installs,
+            # no-op installs replaced), compared by action and note without the pin detail.
+            wanted = {(r.action, r.note) for r in render_remedies(catalogue.get(record["entry"]))}
             fix += any(
                 (r.action, r.note.split(" (")[0]) in {(a, n.split(" (")[0]) for a, n in wanted}
                 for r in top.remedies

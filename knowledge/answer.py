@@ -16,6 +16,7 @@ from onnx_wizard.knowledge.logparse import LogFacts, parse
 from onnx_wizard.knowledge.logtext import prepare
 from onnx_wizard.knowledge.matcher import Diagnosis, diagnose
 from onnx_wizard.knowledge.pins import installed_version
+from onnx_wizard.knowledge.tellapart import TellApart, tell_apart
 
 _SECRETS = (
     re.compile(r"hf_[A-Za-z0-9]{8,200}"),
@@ -135,7 +136,10 @@ class Answer:
 
     diagnoses: tuple[Diagnosis, ...]
     summary: Summary
+    # Set when two diagnoses are close: both causes named, with how to tell them apart.
+    tell_apart: TellApart | None = None
 
 
 def answer(text: str) -> Answer:
-    return Answer(tuple(diagnose(text)), summarise(text))
+    diagnoses = tuple(diagnose(text))
+    return Answer(diagnoses, summarise(text), tell_apart(diagnoses))

@@ -36,6 +36,7 @@ _ENTRY_KEYS = {
     "examples",
     "prior",
     "defaults",
+    "tell_apart",
 }
 _REMEDY_KEYS = {"action", "args", "note", "needs_consent", "command"}
 _EXAMPLE_KEYS = {"log", "source"}
@@ -80,6 +81,8 @@ class Entry:
     context: tuple[re.Pattern[str], ...] = ()
     prior: float = 0.0
     defaults: Mapping[str, Any] = field(default_factory=dict)
+    # What in the log or the setup points to this cause rather than a look-alike (optional).
+    tell_apart: str = ""
 
 
 @dataclass(frozen=True)
@@ -219,6 +222,9 @@ def parse_entry(data: Mapping[str, Any], path: Path) -> Entry:
     prior = data.get("prior", 0.0)
     if not isinstance(prior, (int, float)) or not -0.3 <= prior <= 0.3:
         raise ValueError("`prior` must be a number between -0.3 and 0.3")
+    tell_apart = data.get("tell_apart", "")
+    if not isinstance(tell_apart, str):
+        raise ValueError("`tell_apart` must be a string")
     return Entry(
         id=entry_id,
         category=str(category),
@@ -231,6 +237,7 @@ def parse_entry(data: Mapping[str, Any], path: Path) -> Entry:
         context=context,
         prior=float(prior),
         defaults=dict(defaults),
+        tell_apart=" ".join(tell_apart.split()),
     )
 
 

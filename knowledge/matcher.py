@@ -17,7 +17,7 @@ from onnx_wizard.knowledge.catalogue import (
 )
 from onnx_wizard.knowledge.logparse import parse
 from onnx_wizard.knowledge.logtext import prepare
-from onnx_wizard.knowledge.pins import pin
+from onnx_wizard.knowledge.pins import changes_nothing, pin
 from onnx_wizard.knowledge.regex_safety import may_span_lines, required_literal
 from onnx_wizard.knowledge.vocabulary import command_for
 
@@ -114,6 +114,8 @@ def _remedy(spec: RemedySpec, values: Mapping[str, Any]) -> Remedy:
         except KeyError:
             continue  # this log did not carry the value; the engine asks for it instead
     args, pinned_from = pin(spec.action, args)
+    if reason := changes_nothing(spec.action, args):
+        return _already_installed(str(args["package"]), reason)
     note = f"{spec.note} ({pinned_from})" if pinned_from else spec.note
     command: str | None
     try:
@@ -123,6 +125,28 @@ def _remedy(spec: RemedySpec, values: Mapping[str, Any]) -> Remedy:
     if pinned_from and spec.command:
         command = command_for(spec.action, args)  # the entry's own command would be unpinned
     return Remedy(spec.action, args, note, spec.needs_consent, command)
+
+
+def _already_installed(package: str, reason: str) -> Remedy:
+    """Instead of an install that would change nothing: what else can be wrong, and a check."""
+    note = (
+        f"{reason}, so installing it changes nothing. If the failing run said it is missing, "
+        "that run used another Python environment: run the export with this one, or install it "
+        "there. If it is installed there too, importing it fails for another reason: the command "
+        "below, run in that environment, shows which version (if any) it sees."
+    )
+    return Remedy("manual", {}, note, False, f"python -m pip show {package}")
+
+
+def render_remedies(entry: Entry, values: Mapping[str, Any] | None = None) -> tuple[Remedy, ...]:
+    """``entry``'s remedies as this environment gives them (pinned, no-op installs replaced)."""
+    filled = {**entry.defaults, **(values or {})}
+    remedies: list[Remedy] = []
+    for spec in entry.remedies:
+        remedy = _remedy(spec, filled)
+        if all((r.action, r.args) != (remedy.action, remedy.args) for r in remedies):
+            remedies.append(remedy)  # two specs can fill in to the same fix; show it once
+    return tuple(remedies)
 
 
 @dataclass
@@ -222,18 +246,13 @@ def _score(
     line_start = text.rfind("\n", 0, last.position) + 1
     line_end = text.find("\n", last.position)
     evidence = text[line_start : line_end if line_end >= 0 else len(text)].strip()[:MAX_EVIDENCE]
-    remedies: list[Remedy] = []
-    for spec in entry.remedies:
-        remedy = _remedy(spec, values)
-        if all((r.action, r.args) != (remedy.action, remedy.args) for r in remedies):
-            remedies.append(remedy)  # two specs can fill in to the same fix; show it once
     diagnosis = Diagnosis(
         entry.id,
         entry.category,
         entry.title,
         confidence,
         entry.explanation,
-        tuple(remedies),
+        render_remedies(entry, values),
         evidence,
     )
     return confidence, last.position, diagnosis
@@ -248,11 +267,7 @@ def _from_similarity(text: str, catalogue: Catalogue) -> Diagnosis | None:
         return None
     entry = catalogue.get(found[0])
     facts = parse(text)
-    remedies: list[Remedy] = []
-    for spec in entry.remedies:
-        remedy = _remedy(spec, dict(entry.defaults))
-        if all((r.action, r.args) != (remedy.action, remedy.args) for r in remedies):
-            remedies.append(remedy)
+    remedies = render_remedies(entry)
     evidence = (facts.error_line or "")[:MAX_EVIDENCE]
     confidence = round(min(0.9, found[2]), 3)
     return Diagnosis(
@@ -261,7 +276,7 @@ def _from_similarity(text: str, catalogue: Catalogue) -> Diagnosis | None:
         entry.title,
         confidence,
         entry.explanation,
-        tuple(remedies),
+        remedies,
         evidence,
     )
 

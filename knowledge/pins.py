@@ -13,6 +13,9 @@ import re
 from importlib import metadata
 from typing import Any
 
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import InvalidVersion, Version
+
 _NAME = re.compile(
     r"^\s*([A-Za-z0-9][\w.\-]{0,100})\s*(?:\[[^\]]{0,200}\])?\s*(?P<spec>[^;]{0,200})"
 )
@@ -55,14 +58,36 @@ def declared_range(package: str) -> tuple[str, str] | None:
     return chosen[0] if chosen else None
 
 
+def _satisfies(version: str, spec: str) -> bool:
+    """Whether ``version`` already meets ``spec`` (an empty spec is met by any version)."""
+    try:
+        return Version(version) in SpecifierSet(spec.replace(" ", ""), prereleases=True)
+    except (InvalidSpecifier, InvalidVersion):
+        return False  # a spec we cannot read: assume the install changes something
+
+
+def _newer_than(version: str, spec: str) -> str:
+    """``spec`` narrowed so that only versions above the installed one satisfy it."""
+    uppers = [part.strip() for part in spec.split(",") if "<" in part]
+    return ",".join([f">{version.split('+')[0]}", *uppers])
+
+
 def pin(action: str, args: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
-    """``args`` with a version spec for an installed pip package, and where the spec came from."""
+    """``args`` with a version spec for an installed pip package, and where the spec came from.
+
+    An upgrade always excludes the installed version (so it changes something); an install keeps
+    the entry's or the declared spec, and ``changes_nothing`` says when that is already met.
+    """
     package = args.get("package")
     if action not in ("install", "upgrade") or not package or args.get("manager") == "npm":
         return args, None
-    if str(args.get("spec", "") or "").strip():
-        return args, None
     version = installed_version(str(package))
+    given = str(args.get("spec", "") or "").strip()
+    if given:
+        if action == "upgrade" and version and _satisfies(version, given):
+            spec = _newer_than(version, given)
+            return {**args, "spec": spec}, f"{package} {version} is installed and meets {given}"
+        return args, None
     if version is None:
         return args, None  # not installed: a plain install is the fix
     declared = declared_range(str(package))
@@ -70,10 +95,25 @@ def pin(action: str, args: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
         requirer, spec = declared
         note = f"{package} {version} is installed; {requirer} declares {package}{spec}"
         if action == "upgrade":
-            # Newer than what is here, and still inside the range the stack declares.
-            uppers = [part.strip() for part in spec.split(",") if "<" in part]
-            spec = ",".join([f">{version.split('+')[0]}", *uppers])
+            spec = _newer_than(version, spec)  # newer than here, inside the declared range
         return {**args, "spec": spec}, note
     if action == "upgrade":
         return {**args, "spec": f">{version.split('+')[0]}"}, f"{package} {version} is installed"
     return {**args, "spec": f"=={version}"}, f"{package} {version} is already installed here"
+
+
+def changes_nothing(action: str, args: dict[str, Any]) -> str | None:
+    """Why ``pip install`` of these (pinned) args would be a no-op here, or None if it is not.
+
+    A plain install of a package whose installed version already meets the spec leaves the
+    environment as it is, so as a remedy it would be a fix that fixes nothing.
+    """
+    package = args.get("package")
+    if action != "install" or not package or args.get("manager") == "npm":
+        return None
+    version = installed_version(str(package))
+    spec = str(args.get("spec", "") or "").strip()
+    if version is None or not _satisfies(version, spec):
+        return None
+    meets = f" and meets {spec}" if spec and not spec.startswith("==") else ""
+    return f"{package} {version} is already installed here{meets}"

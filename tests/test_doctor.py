@@ -112,3 +112,18 @@ def test_every_shared_failure_case_through_the_command(tmp_path: Path) -> None:
         done = doctor("-", "--json", stdin=case["error_log"])
         assert done.returncode == 0, case["id"]
         assert json.loads(done.stdout)["diagnoses"][0]["category"] == case["category"], case["id"]
+
+
+def test_two_close_causes_are_told_apart_in_the_terminal_and_the_json(tmp_path: Path) -> None:
+    """A real reproduced log (bf16 export on the CPU) where two causes stay close."""
+    corpus = Path(__file__).resolve().parents[1] / "knowledge" / "corpus" / "dev.jsonl"
+    records = [json.loads(line) for line in corpus.read_text(encoding="utf-8").splitlines()]
+    log = tmp_path / "bf16.log"
+    log.write_text(next(r for r in records if "(bf16)" in r["source"])["log"], encoding="utf-8")
+    done = doctor(str(log))
+    assert done.returncode == 0, done.stderr
+    assert "Two causes remain possible" in done.stdout and "How to tell them apart" in done.stdout
+    assert "OW-DEVICE-007 if" in done.stdout and "OW-ORT-003 if" in done.stdout
+    result = json.loads(doctor(str(log), "--json").stdout)
+    assert [c["id"] for c in result["tell_apart"]["causes"]] == ["OW-ORT-003", "OW-DEVICE-007"]
+    assert result["tell_apart_text"].startswith("Two causes remain possible")

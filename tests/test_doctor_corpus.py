@@ -9,10 +9,14 @@ import shlex
 from pathlib import Path
 
 import pytest
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
 
 from onnx_wizard.knowledge import default_catalogue, diagnose
 from onnx_wizard.knowledge.answer import answer, mask_secrets
+from onnx_wizard.knowledge.matcher import render_remedies
 from onnx_wizard.knowledge.pins import installed_version
+from onnx_wizard.knowledge.tellapart import MARGIN
 
 ROOT = Path(__file__).resolve().parents[1]
 DEV = ROOT / "knowledge" / "corpus" / "dev.jsonl"
@@ -98,17 +102,60 @@ def test_no_log_gets_two_diagnoses_of_one_cause() -> None:
 _PIP = re.compile(r"\bpip3? install\b(?P<rest>[^\n;&|]{1,300})")
 
 
-def test_no_remedy_is_an_unpinned_install_of_an_installed_package() -> None:
-    for record in FAILURES:
-        for diagnosis in diagnose(record["log"]):
-            for remedy in diagnosis.remedies:
-                for match in _PIP.finditer(remedy.command or ""):
-                    for word in shlex.split(match.group("rest")):
-                        if word.startswith("-"):
-                            continue
-                        name = re.split(r"[<>=!~\[]", word, maxsplit=1)[0]
-                        if installed_version(name):
-                            assert name != word, (record["id"], remedy.command)
+def _no_op_installs(command: str) -> list[str]:
+    """The requirements in ``command`` that an installed package already meets (a no-op)."""
+    found = []
+    if "--force-reinstall" in command:
+        return found  # replaces what is installed (another build): not a no-op
+    for match in _PIP.finditer(command):
+        for word in shlex.split(match.group("rest")):
+            if word.startswith("-"):
+                continue
+            name = re.split(r"[<>=!~\[]", word, maxsplit=1)[0]
+            version = installed_version(name)
+            spec = word[len(name) :].split("]")[-1]
+            if version and Version(version) in SpecifierSet(spec, prereleases=True):
+                found.append(word)
+    return found
+
+
+def test_no_remedy_installs_what_is_already_installed() -> None:
+    """No `pip install` (or `-U`) remedy is met by what is installed: each one changes something.
+
+    Covers every remedy of every entry as this environment renders it, and every remedy the
+    corpus logs get (with the values their logs fill in).
+    """
+    commands = [
+        (entry.id, remedy.command or "")
+        for entry in default_catalogue().entries
+        for remedy in render_remedies(entry)
+    ]
+    commands += [
+        (record["id"], remedy.command or "")
+        for record in FAILURES
+        for diagnosis in diagnose(record["log"])
+        for remedy in diagnosis.remedies
+    ]
+    assert sum("pip install" in command for _, command in commands) >= 20
+    no_ops = [(where, command) for where, command in commands if _no_op_installs(command)]
+    assert not no_ops, no_ops[:5]
+
+
+def test_a_no_op_install_becomes_a_check_that_says_what_else_is_wrong() -> None:
+    # transformers' wording when accelerate is not importable; accelerate is installed here.
+    log = (
+        "ImportError: Using a `device_map` requires `accelerate`. "
+        "You can install it with `pip install accelerate`"
+    )
+    remedies = diagnose(log)[0].remedies
+    assert not [r for r in remedies if _no_op_installs(r.command or "")]
+    check = next(r for r in remedies if r.command == "python -m pip show accelerate")
+    assert (
+        installed_version("accelerate") in check.note and "another Python environment" in check.note
+    )
+    # The detector itself flags the command the remedy used to be.
+    assert _no_op_installs("pip install 'accelerate>=0.26'") == ["accelerate>=0.26"]
+    assert _no_op_installs("pip install -U 'onnxruntime>99'") == []
 
 
 def test_empty_prose_and_clean_texts_say_what_they_are() -> None:
@@ -137,3 +184,43 @@ def test_tokens_are_masked_in_anything_printed() -> None:
     assert "abcdef123456" not in masked and "hf_AbCdEf" not in masked
     log = "Traceback (most recent call last):\nValueError: bad token hf_AbCdEfGhIjKlMnOp1234"
     assert "hf_AbCdEfGhIjKlMnOp1234" not in "\n".join(answer(log).summary.lines())
+
+
+def _close_pairs() -> list[tuple[dict[str, str], list]]:
+    pairs = []
+    for record in FAILURES:
+        found = diagnose(record["log"])
+        if len(found) >= 2 and found[0].confidence - found[1].confidence < MARGIN:
+            pairs.append((record, found))
+    return pairs
+
+
+def test_two_close_causes_get_one_answer_that_tells_them_apart() -> None:
+    """On real corpus logs: whenever two diagnoses are close, the answer names both and says
+    what points to each; when one cause stands out, there is no such paragraph."""
+    close = _close_pairs()
+    assert len(close) >= 5, "the corpus should hold several logs with two close causes"
+    close_ids = {record["id"] for record, _ in close}
+    for record, found in close:
+        result = answer(record["log"])
+        assert result.tell_apart is not None, record["id"]
+        causes = result.tell_apart.causes
+        assert [c.id for c in causes] == [found[0].id, found[1].id]
+        text = result.tell_apart.text()
+        assert found[0].title.rstrip(".") in text and found[1].title.rstrip(".") in text
+        # Each cause states its own distinguishing condition, and the two conditions differ.
+        assert all(c.condition and len(c.sign) > 30 for c in causes), record["id"]
+        assert causes[0].sign != causes[1].sign
+    for record in FAILURES[::7]:
+        if record["id"] not in close_ids:
+            assert answer(record["log"]).tell_apart is None, record["id"]
+
+
+def test_the_bf16_export_names_both_kernel_causes_and_the_type_that_separates_them() -> None:
+    bf16 = next(r for r in FAILURES if "(bf16)" in r["source"])
+    result = answer(bf16["log"])
+    assert result.tell_apart is not None
+    signs = {cause.id: cause.sign for cause in result.tell_apart.causes}
+    assert set(signs) == {"OW-ORT-003", "OW-DEVICE-007"}
+    assert "bfloat16" in signs["OW-DEVICE-007"] and "not bfloat16" in signs["OW-ORT-003"]
+    assert "How to tell them apart" in result.tell_apart.text()

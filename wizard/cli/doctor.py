@@ -83,8 +83,11 @@ def run_doctor(log: str) -> dict[str, Any]:
 
     result = answer(log)
     diagnoses = [d.to_dict() | {"evidence": mask_secrets(d.evidence)} for d in result.diagnoses]
+    close = result.tell_apart
     return {
         "diagnoses": diagnoses,
+        "tell_apart": close.to_dict() if close else None,
+        "tell_apart_text": close.text() if close else None,
         "corrected_command": corrected_command(log, diagnoses),
         "summary": result.summary.to_dict(),
         "summary_text": "\n".join(result.summary.lines()),
@@ -105,6 +108,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     from onnx_wizard.cli.export import render_diagnoses
 
     print(render_diagnoses(result["diagnoses"]))
+    if result["tell_apart_text"]:
+        print(f"\n{result['tell_apart_text']}")
     if result["corrected_command"]:
         print(f"\nCorrected command:\n  {result['corrected_command']}")
     return 0
