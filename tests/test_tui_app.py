@@ -13,13 +13,20 @@ from typing import Any
 import pytest
 from textual.widgets import Button, Checkbox, Input, Select, SelectionList, Static, Switch, TextArea
 
-from onnx_wizard.flow import machine
+from onnx_wizard.flow import engine, machine
 from onnx_wizard.flow.steps import Field, Step
+from onnx_wizard.flow.text import table_text
 from onnx_wizard.widgets.tui import theme
 from onnx_wizard.widgets.tui.app import WizardApp
 from onnx_wizard.widgets.tui.dialogs import LogScreen, ResumeModal
 from onnx_wizard.widgets.tui.doctor import DoctorScreen
-from onnx_wizard.widgets.tui.fields import INPUT_WIDGETS, CommandBox, FieldRow, answer_value
+from onnx_wizard.widgets.tui.fields import (
+    INPUT_WIDGETS,
+    CommandBox,
+    FieldRow,
+    TableView,
+    answer_value,
+)
 from onnx_wizard.widgets.tui.recovery import RecoveryModal
 from onnx_wizard.widgets.tui.run_pane import RunPane
 from onnx_wizard.widgets.tui.stepview import StepBar
@@ -39,6 +46,8 @@ SIZE = (100, 40)
 
 
 def text_of(widget: Any) -> str:
+    if isinstance(widget, TableView):  # a rich table: read the engine's cells it lays out
+        return table_text(widget.table)
     return str(widget.render())
 
 
@@ -115,7 +124,7 @@ async def test_back_then_next_restores_the_exact_view(tmp_path: Path) -> None:
 
 @pilot_test
 async def test_session_is_saved_after_a_step_and_offered_on_the_next_start(
-    tmp_path: Path,
+    tmp_path: Path, wizard_home: Path
 ) -> None:
     out = tmp_path / "out"
     app = WizardApp(prefill={"source": "sample:bert-classifier", "output": str(out)})
@@ -123,25 +132,32 @@ async def test_session_is_saved_after_a_step_and_offered_on_the_next_start(
         await pilot.press("ctrl+n")
         await wait_until(pilot, lambda: app.state.step is Step.PREREQUISITES, 60, "checks")
         await pilot.press("ctrl+q")
-    saved = tmp_path / ".out.onnx-wizard-session.json"
-    assert json.loads(saved.read_text())["state"]["step"] == "prerequisites"
+    assert app.session_path is not None and wizard_home in app.session_path.parents
+    saved = json.loads(app.session_path.read_text())
+    assert saved["state"]["step"] == "prerequisites"
     assert app.return_code == 0
-    assert not out.exists()  # the session lives beside the output, never in it
+    assert not out.exists() and sorted(tmp_path.iterdir()) == [tmp_path / "wizard-home"]
 
-    again = WizardApp()
+    prefill = {"source": "sample:bert-classifier", "output": str(out)}
+    again = WizardApp(prefill=prefill)
     async with again.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: isinstance(again.screen, ResumeModal), 5, "the offer")
         await pilot.press("r")
-        await pilot.pause()
-        assert again.state.step is Step.PREREQUISITES
-        assert again.query("#checks")  # the checks table is drawn again
+        await wait_until(pilot, lambda: again.state.step is Step.PREREQUISITES, 10, "resumed")
+        await wait_until(pilot, lambda: bool(again.query("#checks")), 10, "the checks table")
 
-    fresh = WizardApp()
+    other = WizardApp(prefill={"source": "sample:gpt2", "output": str(tmp_path / "else")})
+    async with other.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert not isinstance(other.screen, ResumeModal)  # another model and output: no offer
+
+    fresh = WizardApp(prefill=prefill)
     async with fresh.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: isinstance(fresh.screen, ResumeModal), 5, "the offer")
         await pilot.click("#resume-no")
         await pilot.pause()
-        assert fresh.state.step is Step.SOURCE and not fresh.state.answers
+        assert fresh.state.step is Step.SOURCE
+        assert fresh.state.answers["source"] == "sample:bert-classifier"  # their own prefill
 
 
 @pilot_test
@@ -186,8 +202,8 @@ async def test_recovery_modal_shows_the_diff_and_edit_plan_keeps_answers(tmp_pat
         modal = app.screen
         assert isinstance(modal, RecoveryModal)
         assert "newer ONNX opset" in text_of(modal.query_one("#diagnosis"))
-        diff = text_of(modal.query_one("#diff"))
-        assert "- opset: 13" in diff and "+ opset: 14" in diff
+        diff = text_of(modal.query_one("#table-diff"))
+        assert "opset" in diff and "13" in diff and "14" in diff and "After the fix" in diff
         assert not modal.query_one("#rec-apply", Button).disabled
         assert not modal.query_one("#consent", Checkbox).display  # no yes needed for an opset
         await pilot.click("#rec-log")
@@ -209,7 +225,7 @@ async def test_remote_code_fix_needs_an_explicit_yes(tmp_path: Path) -> None:
         await pilot.pause()
         modal = app.screen
         assert isinstance(modal, RecoveryModal)
-        assert "trust_remote_code" in text_of(modal.query_one("#diff"))
+        assert "trust_remote_code" in text_of(modal.query_one("#table-diff"))
         apply = modal.query_one("#rec-apply", Button)
         assert apply.disabled and modal.query_one("#consent", Checkbox).display
         await pilot.press("a")  # refused without the yes
@@ -218,19 +234,23 @@ async def test_remote_code_fix_needs_an_explicit_yes(tmp_path: Path) -> None:
         await pilot.click("#consent")
         await pilot.pause()
         assert not apply.disabled
+        assert "Python code" in str(modal.query_one("#consent", Checkbox).label)
 
 
 @pilot_test
 async def test_unrecognised_failure_offers_log_edit_and_stop(tmp_path: Path) -> None:
     state = walk(start("bert-classifier", str(tmp_path / "out")), Step.REVIEW)
     run = {"status": "failed", "detail": "exit code 1", "files": [], "attempts": [], "log": ""}
+    diagnosis = engine.unrecognised_failure("RuntimeError: something new")  # what the engine says
     state = machine.advance(machine.with_facts(machine.advance(state), run=run))
+    state = machine.with_facts(state, diagnosis=diagnosis)
     app = WizardApp(state, offer_resume=False)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         modal = app.screen
         assert isinstance(modal, RecoveryModal)
-        assert "did not recognise" in text_of(modal.query_one("#diagnosis"))
+        assert "does not recognise" in text_of(modal.query_one("#diagnosis"))
+        assert "something new" in text_of(modal.query_one("#explanation"))
         assert modal.query_one("#rec-apply", Button).disabled
         await pilot.press("s")
         await wait_until(pilot, lambda: app.state.step is Step.DONE, 5, "DONE")

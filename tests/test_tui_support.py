@@ -114,5 +114,5 @@ async def wait_until(
 
 
 def idle(app: Any) -> bool:
-    """No engine call in flight (the app's forward/back are usable)."""
-    return not app.busy and not app.exporting
+    """No engine call, export or redraw in flight (the app's forward/back are usable)."""
+    return bool(app.settled)

@@ -50,6 +50,9 @@ class Wizard(widgets.VBox):
         offer_resume: bool = True,
         **answers: Any,
     ) -> None:
+        from onnx_wizard.runner.leftovers import sweep_leftovers
+
+        sweep_leftovers()  # staging folders and locks of wizards that died are cleaned up first
         prefill = {"source": model, "output": output, **answers}
         self._state = machine.start({k: v for k, v in prefill.items() if v is not None})
         self._lock = threading.RLock()

@@ -1,10 +1,11 @@
-"""The Textual app: draws ``machine.view(state)`` for each step and drives the engine.
+"""The Textual app: draws ``machine.view(state)`` for each step and binds its actions to keys.
 
 The app holds one ``WizardState``. Widget changes go to ``machine.answer`` on the UI thread (it
-is pure and instant); actions go to ``engine.act`` and the export to ``engine.run_export_step``
-in thread workers, which post the new state back as messages, so the UI never waits on them. The
-session is saved after every step. No step logic lives here: the engine's view decides fields,
-status and buttons; what the view lacks is read in one marked place, ``stopgaps``.
+is pure and instant); buttons and keys go to ``engine.act`` and the work a view names
+(``view.work``: checks, inspection, the export) to ``engine.work``, both in thread workers that
+post the new state back as messages, so the UI never waits on them. The session is saved after
+every step. No step logic lives here: labels, button kinds, consent, tables and outcome sentences
+all come from the view.
 """
 
 from __future__ import annotations
@@ -18,27 +19,29 @@ from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Button, Footer, Input, Select, SelectionList, Static, Switch
+from textual.widgets import (
+    Button,
+    Checkbox,
+    Footer,
+    Input,
+    Select,
+    SelectionList,
+    Static,
+    Switch,
+)
 from textual.worker import Worker, WorkerState
 
 from onnx_wizard.flow import engine, machine, session
-from onnx_wizard.flow.steps import Step, StepView, WizardState
-from onnx_wizard.widgets.tui import stopgaps, theme
+from onnx_wizard.flow.steps import ActionView, StepView, WizardState
+from onnx_wizard.widgets.tui import theme
 from onnx_wizard.widgets.tui.dialogs import FolderPicker, ResumeModal
 from onnx_wizard.widgets.tui.export_control import ExportControl
 from onnx_wizard.widgets.tui.fields import FieldRow, answer_value, same_as_shown
-from onnx_wizard.widgets.tui.messages import RunFinished, StateReady
+from onnx_wizard.widgets.tui.messages import StateReady
 from onnx_wizard.widgets.tui.recovery import RecoveryModal
 from onnx_wizard.widgets.tui.run_pane import RunPane
 from onnx_wizard.widgets.tui.stepview import StepBar, StepForm
-
-FORWARD_LABELS = {"next": "Next ›", "run": "Run export ›", "finish": "Finish ›", "apply": "Fix..."}
-BUSY_TEXT = {
-    Step.SOURCE: "Reading the model and checking your environment...",
-    Step.REVIEW: "Starting the export...",
-    Step.RECOVER: "Applying the fix...",
-}
-RUN_STEPS = (Step.RUN, Step.RECOVER)
+from onnx_wizard.widgets.tui.theme import VARIANTS
 
 
 class WizardApp(ExportControl, App[int]):
@@ -47,9 +50,9 @@ class WizardApp(ExportControl, App[int]):
     CSS_PATH = "wizard.tcss"
     TITLE = "onnx-wizard"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+n", "forward", "Next"),
-        Binding("ctrl+b", "previous", "Back"),
-        Binding("escape", "cancel_run", "Cancel export"),
+        Binding("ctrl+n", "press('primary')", "Next"),
+        Binding("ctrl+b", "press('back')", "Back"),
+        Binding("escape", "press('cancel')", "Cancel export"),
         Binding("ctrl+f", "find", "Find in log"),
         Binding("ctrl+o", "doctor", "Doctor"),
         Binding("ctrl+t", "toggle_theme", "Light/dark"),
@@ -68,14 +71,18 @@ class WizardApp(ExportControl, App[int]):
         self.prefill = {k: v for k, v in (prefill or {}).items() if v}
         self.offer_resume = offer_resume and state is None
         self.state = state or machine.start(self.prefill)
-        self.autorun = autorun  # False: the RUN step waits (snapshot tests draw it still)
+        self.autorun = autorun  # False: work waits (snapshot tests draw a step still)
         self.view: StepView = machine.view(self.state)
         self.busy = False
+        self.busy_text = ""
+        self.drawing = 0  # redraws in progress (they await mounts)
         self.exporting = False
-        self.export_run: Any = None  # the engine's run handle while an export runs
+        self.export_control: engine.RunControl | None = None
         self.cancel_requested = False
         self.session_path: Path | None = None
         self._shape: tuple[Any, ...] = ()
+        self._buttons: tuple[str, ...] = ()
+        self._consent_for = ""
         self._last_focus: str | None = None
         self.register_theme(theme.DARK)
         self.register_theme(theme.LIGHT)
@@ -89,30 +96,42 @@ class WizardApp(ExportControl, App[int]):
             yield VerticalScroll(id="form")
             # The run pane is mounted the first time a run is shown: a quicker first screen.
             yield Static("", id="step-error")
+        yield Checkbox("", id="consent", compact=True)
         with Horizontal(id="actions"):
-            yield Button("‹ Back", id="act-back", compact=True)
             yield Static("", id="busy")
-            yield Button("Cancel", id="act-cancel", variant="error", compact=True)
-            yield Button("Next ›", id="act-forward", variant="primary", compact=True)
+            yield Horizontal(id="buttons")
         yield Footer()
 
     async def on_mount(self) -> None:
         await self.show_state(rebuild=True)
         if self.offer_resume:
-            found = session.find_resumable(self.prefill.get("output"))
-            if found is not None:
-                path, saved = found
-                self.push_screen(ResumeModal(path, saved), lambda yes: self._resume(yes, found))
+            offer = engine.resume_offer(self.prefill.get("source"), self.prefill.get("output"))
+            if offer is not None:
+                self.push_screen(ResumeModal(offer), lambda yes: self._resume(yes, offer))
 
-    def _resume(self, yes: bool | None, found: tuple[Path, WizardState]) -> None:
+    def _resume(self, yes: bool | None, offer: session.SessionInfo) -> None:
         if yes:
-            self.session_path, self.state = found
-            self.call_later(self.show_state, True)
+            self.session_path = offer.path
+            self.busy = True
+            self._update_actions()
+            self._engine_worker(self.state, "", False, resume=offer)
 
     # ---- drawing the state ---------------------------------------------------------------------
 
+    @property
+    def settled(self) -> bool:
+        """Nothing in flight: no engine call, no export, no redraw half done."""
+        return not self.busy and not self.exporting and not self.drawing
+
     async def show_state(self, rebuild: bool = False) -> None:
         """Draw the current state; rebuild the form only when the step or its fields changed."""
+        self.drawing += 1
+        try:
+            await self._show_state(rebuild)
+        finally:
+            self.drawing -= 1
+
+    async def _show_state(self, rebuild: bool) -> None:
         state = self.state
         view = self.view = machine.view(state)
         self.query_one(StepBar).show(state, view)
@@ -121,29 +140,38 @@ class WizardApp(ExportControl, App[int]):
         error = self.query_one("#step-error", Static)
         error.update(escape(view.error or ""))
         error.display = bool(view.error)
-        in_run = view.step in RUN_STEPS
+        in_run = view.layout != "form"
         if in_run and not self.query(RunPane):
             await self.query_one("#main").mount(RunPane(id="run"), before="#step-error")
         form = self.query_one("#form", VerticalScroll)
         form.display = not in_run
         for pane in self.query(RunPane):
             pane.display = in_run
+            if in_run:
+                pane.load_log((state.facts.run or {}).get("log"))
+                pane.show_outcome(view.outcome, view.outcome_tone)
         self.query_one("#step-help").display = in_run  # other steps show it in their form
-        shape = (view.step, tuple((f.name, f.kind, f.choices, f.label) for f in view.fields))
+        shape = (
+            view.step,
+            tuple((f.name, f.kind, f.choices, f.label) for f in view.fields),
+            view.tables,
+            view.outcome,
+        )
         if not in_run and (rebuild or shape != self._shape):
             focused = self.focused.name if self.focused is not None else None
             await form.remove_children()
-            await form.mount(StepForm(state, view))
+            await form.mount(StepForm(view))
             form.scroll_home(animate=False)
             self._focus_first(focused if not rebuild else None)
         elif not in_run:
             for row in form.query(FieldRow):
                 row.set_error(view.field(row.item.name).error)
         self._shape = shape
+        await self._draw_buttons(view)
         self._update_actions()
         if not in_run and self.focused is None:
             self._focus_first(self._last_focus)  # the form was disabled while the engine worked
-        self._run_step_work(view)
+        self._start_work(view)
 
     def _focus_first(self, name: str | None) -> None:
         form = self.query_one("#form")
@@ -151,69 +179,64 @@ class WizardApp(ExportControl, App[int]):
         inputs = wanted or list(form.query("Input, Select, Switch, SelectionList"))
         if inputs:
             inputs[0].focus()
-        else:
-            self.query_one("#act-forward", Button).focus()
+        elif self.view.primary is not None and self.query(f"#act-{self.view.primary.name}"):
+            self.query_one(f"#act-{self.view.primary.name}", Button).focus()
 
-    def _forward_action(self) -> str | None:
-        forward = [a for a in self.view.actions if a not in ("back", "cancel", "stop")]
-        return forward[0] if forward else None
+    async def _draw_buttons(self, view: StepView) -> None:
+        names = view.action_names
+        if names == self._buttons:
+            return
+        bar = self.query_one("#buttons", Horizontal)
+        await bar.remove_children()
+        await bar.mount_all(
+            Button(a.label, id=f"act-{a.name}", variant=VARIANTS[a.kind], compact=True)
+            for a in view.actions
+        )
+        self._buttons = names
 
     def _update_actions(self) -> None:
         view, busy = self.view, self.busy
         # While the engine works on this step's answers, they cannot change under it.
         self.query_one("#form").disabled = busy
-        back = self.query_one("#act-back", Button)
-        back.disabled = busy or "back" not in view.actions
-        cancel = self.query_one("#act-cancel", Button)
-        cancel.display = "cancel" in view.actions
-        cancel.disabled = self.cancel_requested
-        forward = self.query_one("#act-forward", Button)
-        action = self._forward_action()
-        if view.step is Step.DONE:
-            forward.label, forward.disabled = "Quit", False
-        elif view.step is Step.RECOVER:
-            forward.label, forward.disabled = "Recovery options...", busy
-        else:
-            forward.label = FORWARD_LABELS.get(action or "next", "Next ›")
-            forward.disabled = busy or action is None
-        busy_text = BUSY_TEXT.get(view.step, "Working...") if busy else ""
+        consent = self.query_one("#consent", Checkbox)
+        asking = next((a for a in view.actions if a.consent and a.enabled), None)
+        wanted = asking.consent if asking else ""
+        if wanted != self._consent_for:
+            self._consent_for = wanted
+            consent.value = False  # a yes is given to one action, never carried to another
+            consent.label = wanted
+        consent.display = bool(wanted)
+        for action in view.actions:
+            for button in self.query(f"#act-{action.name}").results(Button):
+                button.label = action.label
+                button.tooltip = action.reason or None
+                if action.name == "cancel":
+                    control = self.export_control
+                    button.disabled = self.cancel_requested or control is None
+                else:
+                    needs_yes = bool(action.consent) and not consent.value
+                    button.disabled = busy or not action.enabled or needs_yes
+        text = self.busy_text if busy else ""
         if self.cancel_requested:
-            busy_text = "Cancelling..."
-        self.query_one("#busy", Static).update(busy_text)
+            text = "Cancelling..."
+        elif not busy and view.primary is not None and not view.primary.enabled:
+            text = view.primary.reason
+        self.query_one("#busy", Static).update(escape(text))
         self.refresh_bindings()
 
-    def _run_step_work(self, view: StepView) -> None:
-        """Start what the current step waits for: the export, the recovery choice."""
-        state = self.state
-        if view.step is Step.RUN:
-            pane = self.query_one(RunPane)
-            if state.facts.run is None:
-                if self.autorun and not self.exporting:
-                    self.start_export()
-            else:
-                pane.load_log((state.facts.run or {}).get("log"))
-                self._show_run_outcome()
-        elif view.step is Step.RECOVER:
-            self.query_one(RunPane).load_log((state.facts.run or {}).get("log"))
-            self._show_run_outcome()
-            if not isinstance(self.screen, RecoveryModal):
-                self.push_screen(RecoveryModal(), self._recovery_chosen)
-        elif view.status == "running" and view.step is Step.PREREQUISITES:
-            self.act("refresh")
-
-    def _show_run_outcome(self) -> None:
-        run = self.state.facts.run or {}
-        status = run.get("status")
-        output = self.state.answers.get("output") or "the output folder"
-        if status == "ok":
-            text, tone = f"Export finished: the files are in {output}. Next: the checks.", "good"
-        elif status == "cancelled":
-            text, tone = "Cancelled. The output folder was not touched.", "warn"
-        elif status == "failed":
-            text, tone = f"The export failed. {run.get('detail') or ''}".strip(), "bad"
-        else:
+    def _start_work(self, view: StepView) -> None:
+        """Start what the view says the engine must do now; open the recovery choice."""
+        recovering = view.layout == "recover" and not self.busy
+        if recovering and not isinstance(self.screen, RecoveryModal):
+            self.push_screen(RecoveryModal(), self._recovery_chosen)
+        if view.work is None or self.busy or self.exporting or not self.autorun:
             return
-        self.query_one(RunPane).show_outcome(text, tone)
+        if view.work == "export":
+            self.start_export()
+            return
+        self.busy, self.busy_text = True, "Working..."
+        self._update_actions()
+        self._work_worker(self.state)
 
     # ---- answers -------------------------------------------------------------------------------
 
@@ -243,22 +266,22 @@ class WizardApp(ExportControl, App[int]):
         if event.switch.name:
             self.answer_from_widget(event.switch.name, event.value)
 
+    def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
+        if event.checkbox.id == "consent":
+            self._update_actions()
+
     def on_selection_list_selected_changed(self, event: SelectionList.SelectedChanged) -> None:
         if event.selection_list.name:
             self.answer_from_widget(event.selection_list.name, event.selection_list.selected)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        if event.input.name:  # Enter in a field: the step's forward action
-            self.action_forward()
+        if event.input.name:  # Enter in a field: the step's main action
+            self.action_press("primary")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         button = event.button
-        if button.id == "act-back":
-            self.action_previous()
-        elif button.id == "act-forward":
-            self.action_forward()
-        elif button.id == "act-cancel":
-            self.action_cancel_run()
+        if button.id and button.id.startswith("act-"):
+            self.action_press(button.id.removeprefix("act-"))
         elif button.has_class("copy") and button.name:
             self.copy_to_clipboard(button.name)
             self.notify("Copied to the clipboard.", timeout=2)
@@ -282,35 +305,43 @@ class WizardApp(ExportControl, App[int]):
 
     # ---- actions -------------------------------------------------------------------------------
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+    def _resolve(self, name: str) -> ActionView | None:
         view = self.view
-        wizard_actions = ("forward", "previous", "cancel_run", "find", "doctor")
-        if action in wizard_actions and len(self.screen_stack) > 1:
+        return view.primary if name == "primary" else view.action(name)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("press", "find", "doctor") and len(self.screen_stack) > 1:
             return False  # a dialog or the Doctor is in front: its own keys apply
-        if action == "forward":
-            return not self.busy and (self._forward_action() is not None or view.step is Step.DONE)
-        if action == "previous":
-            return None if self.busy or "back" not in view.actions else True
-        if action == "cancel_run":
-            return self.exporting
+        if action == "press":
+            found = self._resolve(str(parameters[0])) if parameters else None
+            if found is None:
+                return False
+            if found.name == "cancel":
+                return self.exporting and not self.cancel_requested
+            return None if self.busy or not found.enabled else True
         if action == "find":
-            return view.step in RUN_STEPS
+            return self.view.layout != "form"
         return True
 
-    def action_forward(self) -> None:
-        if self.view.step is Step.DONE:
+    def action_press(self, name: str) -> None:
+        """The key or button of one of the view's actions."""
+        found = self._resolve(name)
+        if found is None or (self.busy and found.name != "cancel") or not found.enabled:
+            self.bell()
+            return
+        if found.name == "cancel":
+            self.action_cancel_run()
+        elif found.name == "close":
             self.exit(0)
-        elif self.view.step is Step.RECOVER:
-            self.push_screen(RecoveryModal(), self._recovery_chosen)
-        elif not self.busy and (action := self._forward_action()) is not None:
-            self.act(action)
-
-    def action_previous(self) -> None:
-        if not self.busy and "back" in self.view.actions:
-            self.act("back")
+        else:
+            yes = bool(found.consent) and self.query_one("#consent", Checkbox).value
+            if found.consent and not yes:
+                self.notify(f"Tick the box first: {found.consent}", severity="warning")
+                return
+            self.act(found.name, yes=yes)
 
     def action_find(self) -> None:
-        if self.view.step in RUN_STEPS:
+        if self.view.layout != "form":
             self.query_one("#log-search", Input).focus()
 
     def action_doctor(self) -> None:
@@ -321,28 +352,30 @@ class WizardApp(ExportControl, App[int]):
     def action_toggle_theme(self) -> None:
         self.theme = theme.LIGHT.name if self.theme == theme.DARK.name else theme.DARK.name
 
-    def act(self, action: str) -> None:
-        """Run ``engine.act`` (or ``refresh``) in a worker: it may inspect, check or plan."""
+    def act(self, action: str, *, yes: bool = False) -> None:
+        """Run ``engine.act`` in a worker: it may inspect, check or plan."""
         self._last_focus = self.focused.name if self.focused is not None else None
-        self.busy = True
+        found = self.view.action(action)
+        self.busy, self.busy_text = True, found.busy if found else "Working..."
         self._update_actions()
-        self._engine_worker(self.state, action)
+        self._engine_worker(self.state, action, yes)
 
     @work(thread=True, exclusive=True, group="engine", exit_on_error=False)
-    def _engine_worker(self, state: WizardState, action: str) -> None:
-        if action == "refresh":
-            self.post_message(StateReady(engine.refresh(state)))
-            return
-        moved = engine.act(state, action)
-        if action == "apply" and moved.step is Step.REVIEW:
-            moved = engine.act(moved, "run")  # "Apply and retry": the reviewed plan runs now
+    def _engine_worker(
+        self, state: WizardState, action: str, yes: bool, resume: Any = None
+    ) -> None:
+        moved = engine.resume(resume) if resume is not None else engine.act(state, action, yes=yes)
         self.post_message(StateReady(moved))
+
+    @work(thread=True, exclusive=True, group="engine", exit_on_error=False)
+    def _work_worker(self, state: WizardState) -> None:
+        self.post_message(StateReady(engine.work(state)))
 
     async def on_state_ready(self, message: StateReady) -> None:
         self.busy = False
-        moved = message.state.step is not self.state.step
-        self.state = message.state
-        if moved:
+        before, self.state = self.state, message.state
+        moved = message.state.step is not before.step
+        if moved or message.state.facts != before.facts:
             self.save()
         await self.show_state(rebuild=moved)
 
@@ -350,14 +383,13 @@ class WizardApp(ExportControl, App[int]):
         if event.state is not WorkerState.ERROR or event.worker.group not in ("engine", "export"):
             return
         error = event.worker.error or RuntimeError("the worker failed")
-        if event.worker.group == "engine":
-            self.busy = False
-            self._update_actions()
-            self.notify(
-                f"{type(error).__name__}: {error}", title="Internal error", severity="error"
-            )
-        else:  # the export step raised: show it as a failed run, never a run screen that hangs
-            self.post_message(RunFinished(stopgaps.failed_before_start(self.state, error)))
+        self.busy = False
+        self.exporting = False
+        self._update_actions()
+        problem = getattr(error, "problem", None)
+        text = f"{problem} Fix: {getattr(error, 'fix', '')}" if problem else f"{error}"
+        title = "Cannot do that" if problem else f"Internal error: {type(error).__name__}"
+        self.notify(text, title=title, severity="error")
 
     def save(self) -> None:
         try:
@@ -367,12 +399,8 @@ class WizardApp(ExportControl, App[int]):
 
     # ---- recovery ------------------------------------------------------------------------------
 
-    def _recovery_chosen(self, choice: str | None) -> None:
-        if choice == "apply":
-            self.act("apply")
-        elif choice == "stop":
-            self.act("stop")
-        elif choice == "edit":
-            self.state = stopgaps.edit_plan(self.state)
-            self.save()
-            self.call_later(self.show_state, True)
+    def _recovery_chosen(self, choice: tuple[str, bool] | None) -> None:
+        if choice is None:
+            return
+        name, yes = choice
+        self.act(name, yes=yes)

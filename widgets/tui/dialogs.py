@@ -12,37 +12,32 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, DirectoryTree, Input, Log, Static
 
-from onnx_wizard.flow.steps import TITLES, WizardState
+from onnx_wizard.flow.session import SessionInfo
 
 
 class ResumeModal(ModalScreen[bool]):
-    """ "You have an unfinished export": resume it (True) or start over (False)."""
+    """The engine's resume offer as a question: resume it (True) or start fresh (False)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "dismiss(True)", "Resume"),
-        Binding("n,escape", "dismiss(False)", "Start over"),
+        Binding("n,escape", "dismiss(False)", "Start fresh"),
     ]
 
-    def __init__(self, path: Path, state: WizardState) -> None:
+    def __init__(self, offer: SessionInfo) -> None:
         super().__init__(id="resume")
-        self.path, self.saved = path, state
+        self.offer = offer
 
     def compose(self) -> ComposeResult:
-        answers = self.saved.answers
-        model = answers.get("source") or "(no model chosen yet)"
-        output = answers.get("output") or "(not chosen yet)"
         with Vertical(classes="dialog"):
-            yield Static("[b]Resume your last session?[/b]", classes="dialog-title")
+            yield Static("[b]Resume your unfinished export?[/b]", classes="dialog-title")
             yield Static(
-                f"Model   {escape(str(model))}\n"
-                f"Output  {escape(str(output))}\n"
-                f"Step    {escape(TITLES[self.saved.step])}\n\n"
-                f"[$text-muted]Saved in {escape(str(self.path))}[/]",
+                f"{escape(self.offer.question())}\n\n"
+                f"[$text-muted]Saved in {escape(str(self.offer.path))}[/]",
                 id="resume-detail",
             )
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Resume", id="resume-yes", variant="primary", compact=True)
-                yield Button("Start over", id="resume-no", compact=True)
+                yield Button("Start fresh", id="resume-no", compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#resume-yes", Button).focus()

@@ -3,7 +3,8 @@
 One small table (:data:`INPUT_WIDGETS`) maps each input kind to a builder; :func:`answer_value`
 turns a widget's change event back into the value the engine's ``machine.answer`` takes. Read-only
 ``info`` fields become text rows; the prerequisite checks (``check:<name>``) a status table with
-copyable fixes, and command lines a copyable box. No field is validated here: the engine does.
+copyable fixes, code (commands, snippets) a copyable box, and the view's tables rich tables. No
+field is validated here and no figure formatted: the engine does both.
 """
 
 from __future__ import annotations
@@ -12,16 +13,18 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from rich import box
 from rich.markup import escape
+from rich.table import Table as RichTable
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, SelectionList, Static, Switch
 
 from onnx_wizard.flow.steps import Field
+from onnx_wizard.flow.steps import Table as ViewTable
 from onnx_wizard.inspection.samples import SAMPLES
 
-COMMAND_FIELDS = frozenset({"command", "done_command"})
 STATUS_MARKS = {"ok": "✓ ok", "warn": "! warn", "fail": "✗ fail", "passed": "✓", "failed": "✗"}
 
 
@@ -261,41 +264,53 @@ class CheckTable(Widget):
                     yield Button("Copy", classes="copy", name=fix, compact=True)
 
 
-class ResultTable(Widget):
-    """The validation results (``result:<output>``): passed or failed, with the figures."""
+class TableView(Static):
+    """One of the view's tables, already formatted by the engine: laid out, never recomputed."""
 
-    DEFAULT_CSS = "ResultTable { height: auto; }"
+    DEFAULT_CSS = "TableView { height: auto; margin-bottom: 1; }"
 
-    def __init__(self, results: list[Field]) -> None:
-        super().__init__(id="results", classes="result-table")
-        self.results = results
+    def __init__(self, table: ViewTable) -> None:
+        super().__init__(rich_table(table), id=f"table-{dom_id(table.name)}", classes="table")
+        self.table = table
 
-    def compose(self) -> ComposeResult:
-        yield Static("[b]Accuracy against PyTorch[/b]", classes="section")
-        for item in self.results:
-            status = str(item.value)
-            with Horizontal(classes=f"check check-{'ok' if status == 'passed' else 'fail'}"):
-                mark = STATUS_MARKS.get(status, status) + " " + status
-                yield Label(mark, classes="check-status result-status")
-                yield Label(escape(item.label), classes="result-name")
-                yield Static(escape(item.help), classes="check-detail")
+
+def rich_table(table: ViewTable) -> RichTable:
+    shown = RichTable(
+        title=f"[b]{escape(table.title)}[/b]",
+        box=box.SIMPLE_HEAD,
+        title_justify="left",
+        caption=escape(table.note) if table.note else None,
+        caption_justify="left",
+        expand=False,
+    )
+    for number, column in enumerate(table.columns):
+        # The first column holds names (files, outputs): let it wrap rather than run into the next.
+        shown.add_column(escape(column), overflow="fold", ratio=2 if number == 0 else None)
+    for row in table.rows:
+        shown.add_row(*(_mark(escape(cell)) for cell in row))
+    return shown
+
+
+def _mark(cell: str) -> str:
+    """Verdicts readable without colour: a tick or a cross beside the word."""
+    if cell == "passed":
+        return "[green]✓ passed[/]"
+    if cell == "FAILED":
+        return "[bold red]✗ FAILED[/]"
+    return cell
 
 
 def form_widgets(fields: tuple[Field, ...]) -> list[Widget]:
     """One row per field, in the view's order; checks and results grouped into tables."""
     checks = [f for f in fields if f.name.startswith("check:")]
-    results = [f for f in fields if f.kind == "info" and f.name.startswith("result:")]
     widgets: list[Widget] = []
     for item in fields:
         if item.kind != "info":
             widgets.append(FieldRow(item))
-        elif item.name.startswith("result:"):
-            if item is results[0]:
-                widgets.append(ResultTable(results))
         elif item.name.startswith("check:"):
             if item is checks[0]:
                 widgets.append(CheckTable(checks))
-        elif item.name in COMMAND_FIELDS and item.value:
+        elif item.code and item.value:
             widgets.append(CommandBox(item.label, str(item.value), name=item.name))
         elif widgets and isinstance(widgets[-1], InfoBlock):
             widgets[-1].rows.append(InfoRow(item))

@@ -1,15 +1,14 @@
-"""The recovery modal: what went wrong in plain words, the fix as a plan diff, and the choices.
+"""The recovery modal: the RECOVER step's view as a dialog over the run's log.
 
-It draws the RECOVER step's view (``diagnosis``, ``explanation``, ``remedy``) and the chosen
-remedy's ``diff`` from the engine's diagnosis; the ``recovery`` field becomes its buttons. It
-dismisses with the user's choice: "apply" (apply and retry), "edit" (edit the plan) or "stop".
-A remedy that runs a model's own code or changes the environment needs an explicit yes first.
+It draws the view's fields (the problem, why, the remedy to choose), its table (what the chosen
+fix changes in the plan), the run's outcome, the consent box when the action needs a yes, and a
+button per action (Apply and retry, Edit plan, Stop) plus Show log. It dismisses with the chosen
+action and whether the box was ticked; the app passes both to ``engine.act``, which decides.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.markup import escape
 from textual.app import ComposeResult
@@ -19,30 +18,17 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Select, Static
 
 from onnx_wizard.flow import machine
-from onnx_wizard.widgets.tui import stopgaps
+from onnx_wizard.flow.steps import StepView
 from onnx_wizard.widgets.tui.dialogs import LogScreen
-from onnx_wizard.widgets.tui.fields import FieldRow
+from onnx_wizard.widgets.tui.fields import FieldRow, TableView, rich_table
+from onnx_wizard.widgets.tui.theme import VARIANTS
 
 if TYPE_CHECKING:
     from onnx_wizard.widgets.tui.app import WizardApp
 
 
-def diff_lines(diff: Mapping[str, Any]) -> str:
-    """A remedy's plan change as a unified-diff-like block, in Textual markup."""
-    lines = []
-    for name, change in diff.items():
-        old, new = [*list(change), None, None][:2]
-        lines.append(f"[$error]- {escape(name)}: {escape(_value(old))}[/]")
-        lines.append(f"[$success]+ {escape(name)}: {escape(_value(new))}[/]")
-    return "\n".join(lines) or "[$text-muted](this fix does not change the plan)[/]"
-
-
-def _value(value: Any) -> str:
-    return "default" if value is None else str(value)
-
-
-class RecoveryModal(ModalScreen[str]):
-    """Diagnosis, remedy choice with its diff, consent when needed, and the four buttons."""
+class RecoveryModal(ModalScreen[tuple[str, bool]]):
+    """Diagnosis, remedy choice with its plan change, consent when needed, and the actions."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "choose('apply')", "Apply and retry", show=True),
@@ -53,78 +39,75 @@ class RecoveryModal(ModalScreen[str]):
 
     def __init__(self) -> None:
         super().__init__(id="recovery")
+        self._consent_for: str | None = None
 
     @property
     def wizard(self) -> WizardApp:
-        return self.app
+        return self.app  # type: ignore[return-value]
+
+    @property
+    def view(self) -> StepView:
+        return machine.view(self.wizard.state)
 
     def compose(self) -> ComposeResult:
-        state = self.wizard.state
-        view = machine.view(state)
+        view = self.view
         with Vertical(id="recovery-box"):
             yield Static(f"[b]{escape(view.title)}[/b]", id="recovery-title")
             with VerticalScroll(id="recovery-body"):
-                if stopgaps.unrecognised_failure(state):
-                    detail = (state.facts.run or {}).get("detail") or ""
-                    yield Static(
-                        "[b]The wizard did not recognise this failure.[/b]\n"
-                        + escape(str(detail) or "See the log for the error.")
-                        + "\nShow log has the details; Edit plan lets you change the options.",
-                        id="diagnosis",
-                    )
-                else:
-                    problem = view.field("diagnosis").value
-                    yield Static(f"[b]{escape(str(problem))}[/b]", id="diagnosis")
-                    yield Static(escape(str(view.field("explanation").value)), id="explanation")
+                problem = view.field("diagnosis").value
+                yield Static(f"[b]{escape(str(problem))}[/b]", id="diagnosis")
+                yield Static(escape(str(view.field("explanation").value)), id="explanation")
+                if view.outcome:
+                    yield Static(escape(view.outcome), id="recovery-outcome", classes="muted")
                 remedies = [f for f in view.fields if f.name == "remedy"]
                 if remedies:
                     yield FieldRow(remedies[0])
-                    yield Static("[b]Change to the plan[/b]", classes="section")
-                    yield Static("", id="diff")
-                    yield Checkbox(
-                        "Yes: I trust this model's code / allow this change to my Python setup",
-                        id="consent",
-                        compact=True,
-                    )
+                yield from (TableView(table) for table in view.tables)
+            # Beside the buttons, never scrolled out of sight: the yes belongs with Apply.
+            yield Checkbox("", id="consent", compact=True)
             with Horizontal(id="recovery-buttons"):
-                yield Button("Apply and retry", id="rec-apply", variant="primary", compact=True)
-                yield Button("Edit plan", id="rec-edit", compact=True)
+                for action in view.actions:
+                    if action.name != "back":
+                        variant = VARIANTS[action.kind]
+                        yield Button(
+                            action.label,
+                            id=f"rec-{action.name}",
+                            variant=variant,  # type: ignore[arg-type]
+                            compact=True,
+                        )
                 yield Button("Show log", id="rec-log", compact=True)
-                yield Button("Stop", id="rec-stop", variant="error", compact=True)
 
     def on_mount(self) -> None:
         self.refresh_choice()
-        self.query_one("#rec-apply", Button).focus()
+        primary = self.view.primary
+        if primary is not None and primary.enabled:
+            self.query_one(f"#rec-{primary.name}", Button).focus()
 
     def refresh_choice(self) -> None:
-        """Show the chosen remedy's diff and whether it needs a yes; gate Apply on both."""
-        state = self.wizard.state
-        view = machine.view(state)
-        remedy = self.chosen_remedy()
-        needs_yes = bool(remedy and remedy.get("needs_consent"))
-        if self.query("#diff"):
-            self.query_one("#diff", Static).update(diff_lines((remedy or {}).get("diff") or {}))
-            consent = self.query_one("#consent", Checkbox)
-            consent.display = needs_yes
-            for row in self.query(FieldRow):
-                row.set_error(view.field("remedy").error)
-        allowed = "apply" in view.actions and remedy is not None
-        if needs_yes and not self.query_one("#consent", Checkbox).value:
-            allowed = False
-        self.query_one("#rec-apply", Button).disabled = not allowed
-
-    def chosen_remedy(self) -> Mapping[str, Any] | None:
-        state = self.wizard.state
-        remedies = (state.facts.diagnosis or {}).get("remedies") or ()
-        if not remedies:
-            return None
-        index = machine.view(state).field("remedy").value
-        return remedies[index] if isinstance(index, int) and index < len(remedies) else None
+        """Redraw what depends on the chosen remedy: its plan change, its consent, the buttons."""
+        view = self.view
+        for table in view.tables:
+            for shown in self.query(TableView):
+                if shown.table.name == table.name:
+                    shown.update(rich_table(table))
+        for row in self.query(FieldRow):
+            row.set_error(view.field("remedy").error)
+        consent = self.query_one("#consent", Checkbox)
+        apply = view.action("apply")
+        words = apply.consent if apply is not None else ""
+        if words != self._consent_for:
+            self._consent_for = words
+            consent.label, consent.value = words, False  # a yes belongs to one fix only
+        consent.display = bool(words)
+        for action in view.actions:
+            for button in self.query(f"#rec-{action.name}").results(Button):
+                button.disabled = not action.enabled or (bool(action.consent) and not consent.value)
+                button.tooltip = action.reason or None
 
     def on_select_changed(self, event: Select.Changed) -> None:
         event.stop()
         self.wizard.answer_from_widget("remedy", event.value)
-        self.refresh_choice()
+        self.call_later(self.refresh_choice)
 
     def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
         event.stop()
@@ -135,14 +118,15 @@ class RecoveryModal(ModalScreen[str]):
         choice = (event.button.id or "").removeprefix("rec-")
         if choice == "log":
             self.action_show_log()
-        elif choice in ("apply", "edit", "stop"):
+        else:
             self.action_choose(choice)
 
-    def action_choose(self, choice: str) -> None:
-        if choice == "apply" and self.query_one("#rec-apply", Button).disabled:
+    def action_choose(self, name: str) -> None:
+        buttons = list(self.query(f"#rec-{name}").results(Button))
+        if not buttons or buttons[0].disabled:
             self.app.bell()
             return
-        self.dismiss(choice)
+        self.dismiss((name, self.query_one("#consent", Checkbox).value))
 
     def action_show_log(self) -> None:
         self.app.push_screen(LogScreen(self.wizard.run_log_lines()))

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-from rich import box
 from rich.markup import escape
-from rich.table import Table
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.events import Resize
-from textual.widget import Widget
 from textual.widgets import Static
 
 from onnx_wizard.flow import machine
 from onnx_wizard.flow.steps import Step, StepView, WizardState
-from onnx_wizard.planning.memory import format_size
-from onnx_wizard.widgets.tui import stopgaps
-from onnx_wizard.widgets.tui.fields import form_widgets
+from onnx_wizard.widgets.tui.fields import TableView, form_widgets
 
 SHORT_NAMES: dict[Step, str] = {
     Step.SOURCE: "Source",
@@ -78,55 +73,19 @@ class StepBar(Static):
 
 
 class StepForm(Vertical):
-    """The body of one ordinary step: its fields in order, then read-only extras."""
+    """The body of one ordinary step: help, its fields in order, the outcome, then its tables."""
 
     DEFAULT_CSS = "StepForm { height: auto; }"
 
-    def __init__(self, state: WizardState, view: StepView) -> None:
+    def __init__(self, view: StepView) -> None:
         super().__init__(id=f"form-{view.step.value}", classes="step-form")
-        self.state, self.view = state, view
+        self.view = view
 
     def compose(self) -> ComposeResult:
         # The step's help scrolls with its fields: some steps explain a lot, and 24 rows is tight.
         yield Static(escape(self.view.help), classes="step-help")
+        if self.view.outcome:
+            tone = self.view.outcome_tone
+            yield Static(escape(self.view.outcome), classes=f"outcome outcome-{tone}")
         yield from form_widgets(self.view.fields)
-        yield from extras(self.state, self.view)
-
-
-def extras(state: WizardState, view: StepView) -> list[Widget]:
-    """STOP-GAP content read from the engine's facts (see ``stopgaps``), per step."""
-    shown: list[Widget] = []
-    if view.step is Step.TASK:
-        reasons = stopgaps.task_reasons(state)
-        if reasons:
-            text = "\n".join(f"• {escape(r)}" for r in reasons)
-            shown.append(Static(f"[b]Why this task[/b]\n{text}", classes="reasons"))
-    if view.step is Step.DONE:
-        rows = stopgaps.accuracy_rows(state)
-        if rows:
-            shown.append(Static(accuracy_table(rows), classes="table", id="accuracy"))
-    if view.step is Step.DONE:
-        files = stopgaps.output_files(state)
-        if files:
-            shown.append(Static(files_table(files), classes="table", id="files"))
-    return shown
-
-
-def accuracy_table(rows: list[tuple[str, str, str, bool]]) -> Table:
-    table = Table(title="Accuracy against PyTorch", box=box.SIMPLE_HEAD, title_justify="left")
-    table.add_column("Output")
-    table.add_column("Largest difference", justify="right")
-    table.add_column("Tolerance", justify="right")
-    table.add_column("Result")
-    for name, diff, atol, passed in rows:
-        table.add_row(name, diff, atol, "✓ passed" if passed else "✗ failed")
-    return table
-
-
-def files_table(files: list[tuple[str, int]]) -> Table:
-    table = Table(title="Files", box=box.SIMPLE_HEAD, title_justify="left")
-    table.add_column("File")
-    table.add_column("Size", justify="right")
-    for name, size in files:
-        table.add_row(name, format_size(size))
-    return table
+        yield from (TableView(table) for table in self.view.tables)

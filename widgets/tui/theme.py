@@ -68,3 +68,7 @@ def prefers_light(environ: Mapping[str, str] | None = None) -> bool:
 
 def theme_name(environ: Mapping[str, str] | None = None) -> str:
     return LIGHT.name if prefers_light(environ) else DARK.name
+
+
+# How an action's kind (from the engine's view) looks as a Textual button.
+VARIANTS = {"primary": "primary", "destructive": "error", "secondary": "default"}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import sys
 from collections.abc import Callable
@@ -114,14 +113,7 @@ def _terminal_app(state: WizardState | None) -> int:
             "The terminal app is not installed, so a session cannot be resumed here.",
             'Install it with: pip install "textual>=0.80"',
         ) from None
-    if state is None:
-        return run_app()
-    if "state" not in inspect.signature(run_app).parameters:  # until the app takes a state
-        raise WizardError(
-            "This terminal app cannot open a saved session yet.",
-            "Start it with the same model and output instead: onnx-wizard --model M --output O",
-        )
-    return run_app(state=state)  # type: ignore[call-arg, unused-ignore]
+    return run_app() if state is None else run_app(state=state)
 
 
 def delete(session: str | None, *, finished: bool) -> int:
