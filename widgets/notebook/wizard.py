@@ -328,7 +328,7 @@ class Wizard(widgets.VBox):
                 self.body.children = (pane,)
             self.outcome.value = render.outcome(view.outcome, view.outcome_tone)
             self.tables.value = "".join(render.step_table(t) for t in view.tables)
-            if view.step.value == "done" and self.result is not None:
+            if view.tables and self.result is not None:
                 self.tables.value += render.chart(engine.results(self._state))
             self._draw_actions(view, busy)
 
