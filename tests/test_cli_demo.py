@@ -83,3 +83,22 @@ def test_building_a_sample_says_so_on_stderr(tmp_path: Path) -> None:
         timeout=120,
     )
     assert "Building" not in again.stderr  # built once, then reused silently
+
+
+def test_demo_folder_is_named_not_made(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default demo output is only a name: the export creates it once it passed, so a demo
+    that fails or is cancelled leaves no empty /tmp/onnx-wizard-demo-* folder."""
+    import tempfile
+
+    from onnx_wizard.cli.demo import fresh_demo_folder
+
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    first = Path(fresh_demo_folder("gpt2"))
+    assert first.parent == temp and first.name.startswith("onnx-wizard-demo-gpt2-")
+    assert list(temp.iterdir()) == []  # nothing created
+    first.mkdir()  # a demo that finished there: the next one gets a new name
+    second = Path(fresh_demo_folder("gpt2"))
+    assert second != first and not second.exists()
+    assert list(temp.iterdir()) == [first]

@@ -9,6 +9,7 @@ It is the README's first command and the CI's first smoke test.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import tempfile
 import textwrap
@@ -178,14 +179,26 @@ def print_walk(visited: list[WizardState], final: WizardState) -> None:
 # ---- the command -----------------------------------------------------------------------------
 
 
+def fresh_demo_folder(sample: str) -> str:
+    """A new, not yet existing folder name in the temp folder, so a second demo never meets the
+    first one's files. Nothing is created here: the export makes the folder only once it has
+    passed, so a failed or cancelled demo leaves no empty folder behind (mkdtemp did)."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    base = Path(tempfile.gettempdir()) / f"onnx-wizard-demo-{sample}-{stamp}-{os.getpid()}"
+    folder, number = base, 1
+    while folder.exists():
+        number += 1
+        folder = base.with_name(f"{base.name}-{number}")
+    return str(folder)
+
+
 def run_demo(sample: str, output: str | None, *, as_json: bool = False) -> int:
     if sample not in SAMPLES:
         raise WizardError(
             f"There is no built-in sample called {sample!r}.",
             f"Use one of: {', '.join(SAMPLES)}.",
         )
-    # A fresh folder each run, so a second demo never meets the first one's files.
-    target = output or str(Path(tempfile.mkdtemp(prefix="onnx-wizard-demo-")) / sample)
+    target = output or fresh_demo_folder(sample)
     if not as_json:
         print(f"onnx-wizard demo: sample:{sample}, a {SAMPLES[sample].description}.")
         print("The sample has RANDOM weights: it is for trying the tool, not for real use.")
