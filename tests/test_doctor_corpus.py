@@ -37,7 +37,7 @@ def _thread(record: dict[str, str]) -> str:
 
 
 def test_the_corpus_has_the_fields_and_enough_logs() -> None:
-    assert len(FAILURES) >= 240 and len(HELDOUT_RECORDS) >= 100 and len(NON_FAILURES) >= 30
+    assert len(FAILURES) >= 300 and len(HELDOUT_RECORDS) >= 100 and len(NON_FAILURES) >= 30
     keys = {"id", "source", "category", "entry", "root_cause", "fix", "log"}
     assert all(keys <= set(record) for record in FAILURES)
     known = {entry.id for entry in default_catalogue().entries}

@@ -3,7 +3,8 @@
 
 Sources: ``threads.txt`` (log text copied as data from public issue threads, each with its URL),
 ``/work/shared/failures/dev.jsonl`` style records (``--shared``), the reproduced runs written by
-``reproduce.py`` and the non-failure texts in ``clean.txt``.
+``reproduce.py`` and ``reproduce_js.py`` (Transformers.js in Node) into one folder, and the
+non-failure texts in ``clean.txt``.
 
 The split is BY SOURCE THREAD: ``split_of(source)`` hashes the thread (reproduced runs: their
 failure family) with SHA-256 and sends even first bytes to ``heldout.jsonl``, odd ones to the
@@ -70,7 +71,12 @@ def _shared_records(path: Path, entries: dict[str, str]) -> list[dict[str, str]]
 
 def _reproduced_records(folder: Path, labels: dict[str, list[str]]) -> list[dict[str, str]]:
     records = []
-    for name in ("reproduced.jsonl", "variants.jsonl", "runtime_variants.jsonl"):
+    for name in (
+        "reproduced.jsonl",
+        "variants.jsonl",
+        "runtime_variants.jsonl",
+        "js_variants.jsonl",
+    ):
         if not (folder / name).exists():
             continue
         for line in (folder / name).read_text(encoding="utf-8").splitlines():
