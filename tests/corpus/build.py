@@ -3,7 +3,8 @@
 
 Sources: ``threads.txt`` (log text copied as data from public issue threads, each with its URL),
 ``/work/shared/failures/dev.jsonl`` style records (``--shared``), the reproduced runs written by
-``reproduce.py`` and ``reproduce_js.py`` (Transformers.js in Node) into one folder, and the
+``reproduce.py``, ``reproduce_js.py`` (Transformers.js in Node) and ``reproduce_quant.py`` into
+one folder, and the
 non-failure texts in ``clean.txt``.
 
 The split is BY SOURCE THREAD: ``split_of(source)`` hashes the thread (reproduced runs: their
@@ -76,6 +77,7 @@ def _reproduced_records(folder: Path, labels: dict[str, list[str]]) -> list[dict
         "variants.jsonl",
         "runtime_variants.jsonl",
         "js_variants.jsonl",
+        "quant_variants.jsonl",
     ):
         if not (folder / name).exists():
             continue
