@@ -7,7 +7,6 @@ Bad arguments raise IPython's ``UsageError`` (a short message, no traceback) wit
 from __future__ import annotations
 
 import argparse
-import html
 import shlex
 from typing import Any, NoReturn
 
@@ -116,17 +115,10 @@ def _doctor(logfile: str | None, cell: str | None) -> None:
     log = cell if cell is not None else read_log(logfile)
     if not log.strip():
         usage_error("the cell is empty: paste the log of the failed export under the magic.")
-    result = run_doctor(log)
-    if result["diagnoses"]:
-        display(HTML(render.doctor(result)))
-    else:  # the engine's never-empty answer (prose, a clean log, or what the error says)
-        summary = html.escape(result["summary_text"])
-        display(
-            HTML(
-                "<div class='onnx-wizard-doctor'><b>No known failure was recognised in this log."
-                f"</b><pre>{summary}</pre></div>"
-            )
-        )
+    from onnx_wizard.widgets.notebook.doctor import DoctorPanel
+
+    # The diagnosis and a "Take this fix into the wizard" button that opens the wizard below.
+    display(DoctorPanel(log, run_doctor(log)))
 
 
 def _check(gpu: bool) -> None:

@@ -131,6 +131,13 @@ class Wizard(widgets.VBox):
         """The button bound to the view's action ``action``; KeyError if the step lacks it."""
         return self.buttons[action]
 
+    @classmethod
+    def from_state(cls, state: WizardState) -> Wizard:
+        """A wizard showing ``state``, e.g. the doctor's fix taken (``flow.doctoring``)."""
+        wizard = cls(offer_resume=False)
+        wizard._set_state(state)
+        return wizard
+
     def click(self, action: str, *, yes: bool = False) -> None:
         """Press the button of ``action`` as a user would (``yes`` ticks its consent box)."""
         if yes:

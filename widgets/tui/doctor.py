@@ -2,6 +2,8 @@
 
 It draws ``onnx_wizard.cli.doctor.run_doctor``: the diagnoses best first, with their explanations
 and fix commands, and the log's own command corrected. Matching runs in a worker thread.
+"Take this fix into the wizard" draws ``onnx_wizard.flow.doctoring.fix_offer`` and calls
+``take_fix``; the wizard's new state goes to the app as a ``StateReady`` (it lands on REVIEW).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Button, Footer, Input, Static, TextArea
+from textual.widgets import Button, Checkbox, Footer, Input, Static, TextArea
 
 from onnx_wizard.errors import WizardError
 from onnx_wizard.widgets.tui.fields import CommandBox
@@ -34,12 +36,23 @@ class DoctorScreen(Screen[None]):
     ]
 
     class Done(Message):
-        def __init__(self, result: Mapping[str, Any] | None, problem: str = "") -> None:
+        def __init__(
+            self, result: Mapping[str, Any] | None, problem: str = "", offer: Any = None
+        ) -> None:
             super().__init__()
-            self.result, self.problem = result, problem
+            self.result, self.problem, self.offer = result, problem, offer
+
+    class Taken(Message):
+        """``take_fix`` returned the wizard's new state, or refused with ``problem``."""
+
+        def __init__(self, state: Any, problem: str = "") -> None:
+            super().__init__()
+            self.state, self.problem = state, problem
 
     def __init__(self) -> None:
         super().__init__(id="doctor")
+        self._log = ""
+        self._result: Mapping[str, Any] | None = None
 
     def compose(self) -> ComposeResult:
         with Vertical(id="doctor-main"):
@@ -69,6 +82,8 @@ class DoctorScreen(Screen[None]):
             self.action_diagnose()
         elif event.button.id == "doctor-clear":
             self.run_worker(self.action_clear(), exclusive=True, group="doctor-clear")
+        elif event.button.id == "doctor-take":
+            self.take_fix()
         elif event.button.has_class("copy") and event.button.name:
             self.app.copy_to_clipboard(event.button.name)
             self.notify("Copied to the clipboard.", timeout=2)
@@ -101,23 +116,77 @@ class DoctorScreen(Screen[None]):
     def action_diagnose(self) -> None:
         # An empty paste is diagnosed too: the engine's answer says it is empty.
         self.query_one("#doctor-results").loading = True
-        self._diagnose(self.query_one(TextArea).text)
+        self._log = self.query_one(TextArea).text
+        self._diagnose(self._log, getattr(self.app, "state", None))
 
     @work(thread=True, exclusive=True, group="doctor", exit_on_error=False)
-    def _diagnose(self, text: str) -> None:
+    def _diagnose(self, text: str, state: Any) -> None:
         from onnx_wizard.cli.doctor import run_doctor
+        from onnx_wizard.flow.doctoring import fix_offer
 
         try:
-            self.post_message(self.Done(run_doctor(text)))
+            result = run_doctor(text)
+            self.post_message(self.Done(result, offer=fix_offer(state, text, result)))
         except WizardError as error:
             self.post_message(self.Done(None, f"{error.problem} Fix: {error.fix}"))
 
     async def on_doctor_screen_done(self, message: Done) -> None:
+        self._result = message.result
         results = self.query_one("#doctor-results", VerticalScroll)
         results.loading = False
         await results.remove_children()
-        await results.mount_all(result_widgets(message.result, message.problem))
+        shown = result_widgets(message.result, message.problem)
+        if message.offer is not None:
+            shown = [*take_widgets(message.offer), *shown]
+        await results.mount_all(shown)
         results.scroll_home(animate=False)
+
+    def take_fix(self) -> None:
+        """Apply the fix in a worker (it may read the model), then hand the state to the app."""
+        consent = self.query("#doctor-consent")
+        yes = bool(consent) and bool(consent.first(Checkbox).value)
+        button = self.query_one("#doctor-take", Button)
+        button.disabled, button.label = True, "Reading the model and applying the fix..."
+        self._take(getattr(self.app, "state", None), self._log, self._result, yes)
+
+    @work(thread=True, exclusive=True, group="doctor", exit_on_error=False)
+    def _take(self, state: Any, log: str, result: Any, yes: bool) -> None:
+        from onnx_wizard.flow.doctoring import take_fix
+
+        try:
+            self.post_message(self.Taken(take_fix(state, log, yes=yes, result=result)))
+        except WizardError as error:
+            self.post_message(self.Taken(None, f"{error.problem} Fix: {error.fix}"))
+
+    def on_doctor_screen_taken(self, message: Taken) -> None:
+        from onnx_wizard.widgets.tui.messages import StateReady
+
+        if message.state is None:
+            button = self.query_one("#doctor-take", Button)
+            button.disabled, button.label = False, "Take this fix into the wizard"
+            self.notify(message.problem, title="Cannot take this fix", severity="error")
+            return
+        if not hasattr(self.app, "state"):
+            self.notify("Open the doctor from the wizard to take a fix into it.")
+            return
+        self.dismiss(None)
+        self.app.post_message(StateReady(message.state))  # the app draws it as any new state
+
+
+def take_widgets(offer: Any) -> list[Widget]:
+    """The engine's "take this fix" button, its one-line summary and the yes it needs."""
+    action = offer.action
+    button = Button(action.label, id="doctor-take", variant="primary", compact=True)
+    button.disabled = not action.enabled
+    if not action.enabled:
+        button.tooltip = action.reason
+    shown: list[Widget] = [
+        Horizontal(button, id="doctor-take-row"),
+        Static(escape(offer.summary), id="doctor-take-note", classes="muted"),
+    ]
+    if action.consent:
+        shown.append(Checkbox(action.consent, id="doctor-consent", compact=True))
+    return shown
 
 
 def result_widgets(result: Mapping[str, Any] | None, problem: str = "") -> list[Widget]:

@@ -6,12 +6,19 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from onnx_wizard.errors import WizardError
 
-if TYPE_CHECKING:
-    from onnx_wizard.planning.plan import ExportPlan
+# The doctor's answer is engine work shared with the faces (``flow.diagnosis``); these names
+# stay importable from here for scripts that used them.
+from onnx_wizard.flow.diagnosis import (  # noqa: F401
+    corrected_command,
+    fix_plan,
+    masked,
+    plan_from_log,
+    run_doctor,
+)
 
 MAX_LOG_BYTES = 64 * 1024 * 1024  # far above any real log; stops a wrong file from eating RAM
 
@@ -34,64 +41,6 @@ def read_log(source: str | None) -> str:
         )
     with path.open("r", encoding="utf-8", errors="replace") as handle:
         return handle.read(MAX_LOG_BYTES)
-
-
-def plan_from_log(log: str) -> ExportPlan | None:
-    """The export plan of the `optimum-cli export onnx ...` command the log holds, if any."""
-    from onnx_wizard.knowledge import extract_plan_command
-    from onnx_wizard.planning.plan import ExportPlan
-
-    command = extract_plan_command(log)
-    if not command:
-        return None
-    try:
-        return ExportPlan.from_command(command)
-    except WizardError:
-        return None  # a command with flags this optimum does not know: leave it to the user
-
-
-def fix_plan(
-    plan: ExportPlan, diagnoses: list[dict[str, Any]], *, gpu: bool = False
-) -> tuple[ExportPlan, dict[str, Any]] | None:
-    """From the doctor to the wizard: ``plan`` with the first remedy that changes it applied.
-
-    Returns the changed plan and the remedy used, or None when no remedy changes this plan.
-    Remedies that need the user's yes (install, remote code) are skipped here: the face asks.
-    """
-    from onnx_wizard.runner.recovery import apply_remedy
-
-    for diagnosis in diagnoses:
-        for remedy in diagnosis.get("remedies") or ():
-            if remedy.get("needs_consent"):
-                continue
-            fixed = apply_remedy(plan, remedy, None, gpu=gpu)
-            if fixed is not None:
-                return fixed, remedy
-    return None
-
-
-def corrected_command(log: str, diagnoses: list[dict[str, Any]]) -> str | None:
-    """The log's own optimum-cli command with the first remedy that changes it applied."""
-    plan = plan_from_log(log)
-    fixed = fix_plan(plan, diagnoses, gpu=True) if plan is not None else None
-    return fixed[0].to_command() if fixed else None
-
-
-def run_doctor(log: str) -> dict[str, Any]:
-    """Diagnoses (maybe none), the corrected command, and the never-empty summary."""
-    from onnx_wizard.knowledge.answer import answer, mask_secrets
-
-    result = answer(log)
-    diagnoses = [d.to_dict() | {"evidence": mask_secrets(d.evidence)} for d in result.diagnoses]
-    close = result.tell_apart
-    return {
-        "diagnoses": diagnoses,
-        "tell_apart": close.to_dict() if close else None,
-        "tell_apart_text": close.text() if close else None,
-        "corrected_command": corrected_command(log, diagnoses),
-        "summary": result.summary.to_dict(),
-        "summary_text": "\n".join(result.summary.lines()),
-    }
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:

@@ -132,7 +132,23 @@ def tables(step: Step, answers: Answers, facts: Facts) -> tuple[Table, ...]:
         return (files_table(facts), checks_table(facts))
     if step is Step.RECOVER and facts.diagnosis is not None:
         return (diff_table(answers, facts),)
+    if step is Step.REVIEW and (facts.diagnosis or {}).get("taken"):
+        return (taken_table(facts),)
     return ()
+
+
+def taken_table(facts: Facts) -> Table:
+    """What the fix taken from the doctor (``flow.doctoring.take_fix``) changed in the plan."""
+    diagnosis = facts.diagnosis or {}
+    remedy: Mapping[str, Any] = (diagnosis.get("remedies") or ({},))[0]
+    rows = tuple(
+        (str(name), _setting(change[0]), _setting(change[1]))
+        for name, change in dict(remedy.get("diff") or {}).items()
+    )
+    label = str(remedy.get("label") or "").rstrip(".")
+    note = f"From the doctor: {diagnosis.get('title')}. Fix: {label}."
+    columns = ("Setting", "Before", "Now")
+    return Table("taken", "What the doctor's fix changed", columns, rows, note)
 
 
 def outcome(step: Step, answers: Answers, facts: Facts) -> tuple[str, str]:
