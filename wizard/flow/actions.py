@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from onnx_wizard.flow import preflight_view
 from onnx_wizard.flow.steps import ActionView, Facts, Status, Step
 
 Answers = Mapping[str, Any]
@@ -62,6 +63,8 @@ def consent_key(step: Step, name: str, answers: Answers, facts: Facts) -> str:
         return f"trust_remote_code:{answers.get('source')}"
     if step is Step.SOURCE and name == "next" and _replaces_files(answers):
         return f"overwrite:{_resolved(answers.get('output'))}"
+    if step is Step.REVIEW and name == "run":
+        return preflight_view.consent_key(facts)  # "go anyway" past a pre-flight blocker
     return ""
 
 
@@ -82,6 +85,8 @@ def consent_text(step: Step, name: str, answers: Answers, facts: Facts) -> str:
                 "computer (trust_remote_code)."
             )
         return f"Yes, apply this change: {remedy.get('label')}."
+    if step is Step.REVIEW:
+        return preflight_view.consent_text(facts)
     if step is Step.MODEL:
         return (
             f"Yes, I trust {answers.get('source')}: run the Python code that ships with it on "
@@ -117,7 +122,12 @@ def _forward(step: Step, status: Status, answers: Answers, facts: Facts) -> list
     if step is Step.RECOVER:
         return _recover(status, answers, facts)
     if step is Step.REVIEW:
-        return [ActionView("run", "Run export ›", "primary", PRIMARY_KEY, busy=BUSY["run"])]
+        run = ActionView("run", "Run export ›", "primary", PRIMARY_KEY, busy=BUSY["run"])
+        fix = preflight_view.first_fix(facts)
+        if fix is None:
+            return [run]
+        label = f"Apply fix: {fix.get('label')}"
+        return [ActionView("apply", label, "secondary", "a", busy="Changing the plan..."), run]
     if step is Step.PUBLISH:
         return [ActionView("finish", "Finish ›", "primary", PRIMARY_KEY, busy=BUSY["finish"])]
     label = "See the fix ›" if step is Step.VALIDATE and status == "failed" else "Next ›"

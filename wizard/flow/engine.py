@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from onnx_wizard.errors import WizardError
-from onnx_wizard.flow import machine
+from onnx_wizard.flow import machine, preflight_view
 from onnx_wizard.flow.actions import chosen_remedy, consent_key, remote_code_key
 from onnx_wizard.flow.results import file_rows
 from onnx_wizard.flow.session import SessionInfo, find_resumable
@@ -28,7 +28,10 @@ from onnx_wizard.result import ExportResult
 
 
 def inspect_source(state: WizardState) -> WizardState:
-    """Inspect the model named on SOURCE; a problem becomes an error on the ``source`` field."""
+    """Inspect the model named on SOURCE; a problem becomes an error on the ``source`` field.
+
+    A sample being built stops when :meth:`RunControl.cancel` is called: the build raises
+    KeyboardInterrupt here, which is recorded as a cancel on the field, never a crash."""
     from onnx_wizard.inspection.report import inspect_model
 
     spec = str(state.answers.get("source") or "").strip()
@@ -37,7 +40,13 @@ def inspect_source(state: WizardState) -> WizardState:
     except WizardError as error:
         errors = {**state.errors, "source": f"{error.problem} Fix: {error.fix}"}
         return replace(state, errors=errors, attempted=True)
-    return machine.with_facts(state, report=report.to_dict())
+    except KeyboardInterrupt:
+        errors = {**state.errors, "source": INSPECTION_CANCELLED}
+        return replace(state, errors=errors, attempted=True)
+    return preflight_view.checked(machine.with_facts(state, report=report.to_dict()))
+
+
+INSPECTION_CANCELLED = "Cancelled while the model was being read. Press Next to read it again."
 
 
 def check_output(state: WizardState) -> WizardState:
@@ -47,8 +56,16 @@ def check_output(state: WizardState) -> WizardState:
     output = state.answers.get("output")
     if not output:
         return state
+    report = state.facts.report or {}
+    source: str | None = None
+    if report.get("path") and report.get("source_kind") != "hub":
+        source = str(report["path"])  # an output in, around or equal to the model is refused
+    elif Path(str(state.answers.get("source") or "")).expanduser().is_dir():
+        source = str(state.answers.get("source"))  # a local folder, before it is read
     try:
-        check_output_folder(str(output), overwrite=bool(state.answers.get("overwrite")))
+        check_output_folder(
+            str(output), overwrite=bool(state.answers.get("overwrite")), source=source
+        )
     except WizardError as error:
         fix = error.fix.replace("pass --overwrite", "tick 'Replace what is in the output folder'")
         errors = {**state.errors, "output": f"{error.problem} Fix: {fix}"}
@@ -79,7 +96,9 @@ def refresh(state: WizardState) -> WizardState:
     if state.step in PLAN_SHOWN and state.facts.report is not None:
         command = current_plan(state).to_command()  # a fix changed the plan: say so everywhere
         if command != state.facts.command:
-            return machine.with_facts(state, command=command)
+            state = machine.with_facts(state, command=command)
+    if state.step is Step.REVIEW and state.facts.report is not None:
+        state = preflight_view.checked_plan(state)  # what would stop this plan, before Run
     return state
 
 
@@ -96,6 +115,9 @@ def go_next(state: WizardState) -> WizardState:
             return state
         if state.facts.report is None:
             state = inspect_source(state)
+            if state.errors:
+                return state
+            state = check_output(state)  # now against the folder the model was read from
             if state.errors:
                 return state
     if state.step is Step.PUBLISH:
@@ -193,6 +215,7 @@ def run_export_step(
             gpu=state.facts.gpu,
             on_event=on_event,
             on_run=on_run,
+            tokenizer=getattr(plan, "tokenizer", None) or None,  # one from elsewhere, if named
         )
     except WizardError as error:  # e.g. remote code without consent: a failed run, with why
         failure = {"status": "failed", "detail": f"{error.problem} Fix: {error.fix}", "files": []}
@@ -207,12 +230,16 @@ def run_export_step(
         failure = {"status": "failed", "detail": detail, "files": []}
         return machine.with_facts(state, run=failure, diagnosis=unrecognised_failure(detail))
     final = result.final
+    promoted = final is not None and result.status in ("ok", "not_validated")
     run = {
         "status": result.status,
         "detail": result.reason,
         "files": final.outcome.files if final and result.status == "ok" else [],
         "attempts": [a.to_dict() for a in result.attempts],
         "log": final.outcome.log_path if final else "",
+        # The user's own files the run left in the output, and where clashing ones went.
+        "kept": list(final.outcome.kept) if final and promoted else [],
+        "backup": final.outcome.backup if final and promoted else None,
     }
     validation = final.outcome.validation if final else None
     diagnosis: dict[str, Any] | None = None
@@ -222,6 +249,8 @@ def run_export_step(
         diagnosis = best
     elif final and result.status == "failed":
         diagnosis = unrecognised_failure(final.outcome.log_text())
+    elif result.status == "not_validated":
+        diagnosis = not_validated_diagnosis(result.reason)
     if validation is not None and run["status"] == "failed":
         run["status"] = "ok"  # the export ran; VALIDATE shows the mismatch, then RECOVER
     facts: dict[str, Any] = {"run": run, "diagnosis": diagnosis}
@@ -248,6 +277,19 @@ def remote_code_diagnosis(state: WizardState, error: WizardError) -> dict[str, A
     }
     diagnosis["remedies"] = remedy_choices(state, diagnosis)
     return diagnosis
+
+
+def not_validated_diagnosis(reason: str) -> dict[str, Any]:
+    """An export nothing was compared with: said as such (RECOVER), never counted as ok."""
+    return {
+        "id": "OW-WIZ-NOT-VALIDATED",
+        "category": "not_validated",
+        "title": "The export was not validated",
+        "confidence": 1.0,
+        "explanation": f"{reason or 'nothing was compared with PyTorch'}. The files may be "
+        "wrong: run the export again with validation before you use them.",
+        "remedies": [],
+    }
 
 
 def unrecognised_failure(log: str) -> dict[str, Any]:
@@ -308,7 +350,18 @@ def act(state: WizardState, action: str, *, yes: bool = False) -> WizardState:
         return edit_plan(state)
     if action in ("cancel", "close"):
         return state
+    if action == "apply" and state.step is Step.REVIEW:
+        return apply_preflight_fix(state)
     return refresh(machine.act(state, action))
+
+
+def apply_preflight_fix(state: WizardState) -> WizardState:
+    """The review's "Apply fix": the first plan change that lowers what a pre-flight blocker
+    needs (skip the decoder merge, the GPU in fp16, smaller shapes); the check runs again."""
+    fix = preflight_view.first_fix(state.facts)
+    if fix is None:
+        return refresh(state)
+    return refresh(machine.with_answers(state, dict(fix.get("answers") or {})))
 
 
 def edit_plan(state: WizardState) -> WizardState:
@@ -342,10 +395,14 @@ class RunControl:
         self.started = True
 
     def cancel(self) -> None:
-        """Stop the running export's process tree (blocks up to about a second)."""
+        """Stop the running export's process tree, and a sample model being built (the
+        inspection then ends as cancelled); blocks up to about a second."""
+        from onnx_wizard.inspection.samples import cancel_builds
+
         with self._lock:
             self.cancelled = True
             run = self._run
+        cancel_builds()
         if run is not None:
             run.cancel()
 
@@ -363,7 +420,11 @@ def work(
     if pending == "checks":
         return run_prerequisites(state)
     if pending == "inspect":
-        return inspect_source(state)
+        inspected = inspect_source(state)
+        if inspected.errors.get("source") == INSPECTION_CANCELLED:
+            # Cancelled on the model step: back to the model question, which says so.
+            return replace(back_to(state, Step.SOURCE), errors=inspected.errors, attempted=True)
+        return inspected
     if pending != "export":
         return state
     control = control or RunControl()
@@ -376,7 +437,7 @@ def work(
 
     done = run_export_step(state, on_event=events, on_run=control.attach, memory_limit=memory_limit)
     status = (done.facts.run or {}).get("status")
-    if status in ("ok", "failed"):
+    if status in ("ok", "failed", "not_validated"):
         return refresh(machine.advance(done))
     return done
 

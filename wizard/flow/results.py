@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from onnx_wizard.flow import preflight_view
 from onnx_wizard.flow.steps import Facts, Step, Table
 from onnx_wizard.planning.memory import format_size
 from onnx_wizard.result import ORT_CLASSES, base_task
@@ -128,6 +129,11 @@ def _setting(value: Any) -> str:
 
 
 def tables(step: Step, answers: Answers, facts: Facts) -> tuple[Table, ...]:
+    """The step's formatted tables: the pre-flight findings first where they are shown."""
+    return preflight_view.tables(step, facts) + _step_tables(step, answers, facts)
+
+
+def _step_tables(step: Step, answers: Answers, facts: Facts) -> tuple[Table, ...]:
     if step in (Step.VALIDATE, Step.DONE) and facts.validation is not None:
         return (files_table(facts), checks_table(facts))
     if step is Step.RECOVER and facts.diagnosis is not None:
@@ -163,13 +169,15 @@ def outcome(step: Step, answers: Answers, facts: Facts) -> tuple[str, str]:
             return "Cancelled. The output folder was not touched.", "warn"
         if status == "failed":
             return f"The export failed. {run.get('detail') or ''}".strip() + log, "bad"
+    if step in (Step.RUN, Step.RECOVER) and status == "not_validated":
+        return NOT_VALIDATED + log, "bad"
     if step is Step.RECOVER and status == "failed":
         return f"The export failed. {run.get('detail') or ''}".strip() + log, "bad"
     if step is Step.RECOVER and (facts.validation or {}).get("passed") is False:
         return str((facts.validation or {}).get("summary") or "Validation failed."), "bad"
     if step is Step.DONE:
         return done_summary(answers, facts)
-    return "", ""
+    return preflight_view.outcome(step, facts)
 
 
 def done_summary(answers: Answers, facts: Facts) -> tuple[str, str]:
@@ -183,7 +191,28 @@ def done_summary(answers: Answers, facts: Facts) -> tuple[str, str]:
         )
     count = len(file_rows(facts))
     files = f"{count} ONNX file" + ("s" if count != 1 else "")
-    return f"{files} in {output}, validated against PyTorch. {validation.get('summary')}", "good"
+    summary = f"{files} in {output}, validated against PyTorch. {validation.get('summary')}"
+    return summary + kept_sentence(facts), "good"
+
+
+# A run that exported but compared nothing with PyTorch: never called ok, anywhere.
+NOT_VALIDATED = (
+    "The export ran but was not validated: nothing was compared with PyTorch, so onnx-wizard "
+    "cannot say the files are right."
+)
+
+
+def kept_sentence(facts: Facts) -> str:
+    """Which of the user's own files the run left in the output, and where clashing ones went."""
+    run: Mapping[str, Any] = facts.run or {}
+    kept = [str(name) for name in run.get("kept") or ()]
+    text = ""
+    if kept:
+        shown = ", ".join(kept[:5]) + (f" and {len(kept) - 5} more" if len(kept) > 5 else "")
+        text += f" Your own files in the output were kept: {shown}."
+    if run.get("backup"):
+        text += f" Files of yours that the new export replaced were moved to {run['backup']}."
+    return text
 
 
 def snippets(answers: Answers, facts: Facts) -> dict[str, str]:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from onnx_wizard.flow.steps import ANSWER_STEPS, Facts, Step, WizardState, thaw
+from onnx_wizard.secrets import mask_secrets
 
 SCHEMA = "onnx-wizard-session"
 VERSION = 1
@@ -31,11 +32,26 @@ def state_to_dict(state: WizardState) -> dict[str, Any]:
             "step": state.step.value,
             "history": [step.value for step in state.history],
             "answers": thaw(state.answers),
-            "facts": {f.name: thaw(getattr(state.facts, f.name)) for f in dataclass_fields(Facts)},
-            "errors": thaw(state.errors),
+            # Facts and errors hold text the wizard did not write (a child's log tail, a pasted
+            # log, an error message): a token in it must never reach the file.
+            "facts": {
+                f.name: masked(thaw(getattr(state.facts, f.name))) for f in dataclass_fields(Facts)
+            },
+            "errors": masked(thaw(state.errors)),
             "attempted": state.attempted,
         }
     )
+
+
+def masked(value: Any) -> Any:
+    """JSON-like ``value`` with every string passed through :func:`mask_secrets`."""
+    if isinstance(value, str):
+        return mask_secrets(value)
+    if isinstance(value, dict):
+        return {key: masked(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [masked(item) for item in value]
+    return value
 
 
 def state_from_dict(data: Mapping[str, Any]) -> WizardState:

@@ -81,6 +81,9 @@ class Facts:
       "answers": {...}}]}``; a remedy's ``answers`` are applied when the user chooses "apply".
     - ``command``: the equivalent ``optimum-cli`` command line of the current plan.
     - ``publish``: None, or ``{"status": "running"|"ok"|"failed", "detail": str}``.
+    - ``preflight``: None until the engine ran its pre-flight (``flow.preflight_view``) on the
+      model step or the review, then finding dicts ``{"kind", "message", "fix", "blocking",
+      "remedies": [{"action", "note"}]}`` (``planning.preflight.Finding.to_dict``).
     - ``consents``: the consent keys the user said yes to (``flow.actions.consent_key``); the
       engine refuses an action that needs one it does not hold.
     """
@@ -94,9 +97,11 @@ class Facts:
     command: str | None = None
     publish: Mapping[str, Any] | None = None
     consents: tuple[str, ...] = ()
+    preflight: tuple[Mapping[str, Any], ...] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "consents", tuple(self.consents))
+        object.__setattr__(self, "preflight", freeze(self.preflight))
         # Frozen all the way down, so a caller's dict can't change a state kept in a history.
         for name in ("report", "checks", "run", "validation", "diagnosis", "publish"):
             object.__setattr__(self, name, freeze(getattr(self, name)))

@@ -146,6 +146,7 @@ def status(step: Step, answers: Answers, facts: Facts) -> tuple[Status, str | No
             "ok": "success",
             "failed": "failed",
             "cancelled": "cancelled",
+            "not_validated": "failed",  # exported, compared with nothing: never a success
         }
         return outcomes.get(str(run.get("status")), "running"), None
     elif step is Step.VALIDATE:
@@ -354,7 +355,12 @@ def _review(answers: Answers, facts: Facts) -> tuple[Field, ...]:
     return tuple(fields)
 
 
-RUN_WORDS = {"ok": "finished", "failed": "failed", "cancelled": "cancelled"}
+RUN_WORDS = {
+    "ok": "finished",
+    "failed": "failed",
+    "cancelled": "cancelled",
+    "not_validated": "not validated",
+}
 
 
 def _run(answers: Answers, facts: Facts) -> tuple[Field, ...]:
