@@ -38,12 +38,17 @@ class Step(str, Enum):
         return self.value
 
 
-FieldKind = Literal["text", "path", "choice", "bool", "number", "multichoice", "info"]
+FieldKind = Literal["text", "path", "choice", "bool", "number", "multichoice", "info", "secret"]
 Status = Literal["ready", "blocked", "running", "success", "failed", "cancelled"]
-Action = Literal["back", "next", "run", "cancel", "apply", "edit", "stop", "finish", "close"]
+Action = Literal[
+    "back", "next", "run", "cancel", "apply", "edit", "stop", "finish", "close", "stage", "upload"
+]
 ActionKind = Literal["primary", "secondary", "destructive"]
 Layout = Literal["form", "run", "recover"]
-Work = Literal["checks", "inspect", "export"]
+Work = Literal["checks", "inspect", "export", "quantize", "stage", "upload"]
+# Work that streams events to the run pane and can be cancelled (``engine.RunControl``); the
+# faces start these like the export, the others in a plain worker.
+STREAMING_WORK: tuple[Work, ...] = ("export", "quantize", "upload")
 
 
 def freeze(value: Any) -> Any:
@@ -80,7 +85,10 @@ class Facts:
     - ``diagnosis``: None, or ``{"id", "title", "explanation", "remedies": [{"label",
       "answers": {...}}]}``; a remedy's ``answers`` are applied when the user chooses "apply".
     - ``command``: the equivalent ``optimum-cli`` command line of the current plan.
-    - ``publish``: None, or ``{"status": "running"|"ok"|"failed", "detail": str}``.
+    - ``quantization``: None until the chosen variants were made (``flow.quantizing``), then
+      ``{"status": "ok"|"failed"|"cancelled", "report": quantize report dict, "detail": str}``.
+    - ``publish``: None, or ``{"status": "ready"|"staging"|"staged"|"uploading"|"ok"|"failed"|
+      "kept", "token_source", "plan", "result", "problem", "fix"}`` (``flow.publishing``).
     - ``preflight``: None until the engine ran its pre-flight (``flow.preflight_view``) on the
       model step or the review, then finding dicts ``{"kind", "message", "fix", "blocking",
       "remedies": [{"action", "note"}]}`` (``planning.preflight.Finding.to_dict``).
@@ -96,6 +104,7 @@ class Facts:
     diagnosis: Mapping[str, Any] | None = None
     command: str | None = None
     publish: Mapping[str, Any] | None = None
+    quantization: Mapping[str, Any] | None = None
     consents: tuple[str, ...] = ()
     preflight: tuple[Mapping[str, Any], ...] | None = None
 
@@ -103,7 +112,8 @@ class Facts:
         object.__setattr__(self, "consents", tuple(self.consents))
         object.__setattr__(self, "preflight", freeze(self.preflight))
         # Frozen all the way down, so a caller's dict can't change a state kept in a history.
-        for name in ("report", "checks", "run", "validation", "diagnosis", "publish"):
+        frozen = ("report", "checks", "run", "validation", "diagnosis", "publish", "quantization")
+        for name in frozen:
             object.__setattr__(self, name, freeze(getattr(self, name)))
 
 
@@ -124,6 +134,10 @@ class Field:
     minimum: float | None = None
     maximum: float | None = None
     code: bool = False  # an info value to show as code (a command, a snippet)
+    # Answerable (by a flag or a remedy) but not drawn: e.g. "Run the model's code" for a model
+    # that ships no code of its own. Faces skip hidden fields.
+    hidden: bool = False
+    placeholder: str = ""  # what an empty input means, e.g. "18 (default)"
 
 
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")
@@ -135,6 +149,8 @@ def coerce(item: Field, raw: Any) -> Any:
     """The value to store for ``raw`` in ``item``; ValueError with a message for the user if not."""
     if item.kind == "info":
         raise ValueError(f"{item.label} is shown for information and cannot be changed.")
+    if item.kind == "secret":  # a token goes to the engine's action, never into the answers
+        raise ValueError(f"{item.label} is never stored as an answer.")
     if raw is None or (isinstance(raw, str) and not raw.strip() and item.kind != "multichoice"):
         if item.required:
             raise ValueError(f"{item.label} is required.")
@@ -331,32 +347,18 @@ ANSWER_STEPS: dict[str, Step] = {
     "dtype": Step.EXPORT_OPTIONS,
     "optimize": Step.EXPORT_OPTIONS,
     "atol": Step.EXPORT_OPTIONS,
+    "slim": Step.EXPORT_OPTIONS,
     "batch_size": Step.EXPORT_OPTIONS,
     "sequence_length": Step.EXPORT_OPTIONS,
     "ort_presets": Step.QUANTIZATION,
     "js_dtypes": Step.QUANTIZATION,
+    "calibration": Step.QUANTIZATION,
     "publish": Step.VALIDATE,
     "remedy": Step.RECOVER,
     "recovery": Step.RECOVER,
     "repo_id": Step.PUBLISH,
     "private": Step.PUBLISH,
 }
-
-ORT_PRESETS = (
-    ("arm64", "arm64: ARM CPUs (Apple silicon, Graviton, phones)"),
-    ("avx2", "avx2: x86 CPUs with AVX2 (most PCs and laptops)"),
-    ("avx512", "avx512: x86 server CPUs with AVX-512"),
-    ("avx512_vnni", "avx512_vnni: recent Xeon CPUs with AVX-512 VNNI"),
-)
-JS_DTYPES = (
-    ("fp16", "fp16: half size, near-exact (WebGPU on desktop)"),
-    ("q8", "q8: 8-bit, a quarter of the size (the WASM default)"),
-    ("int8", "int8: 8-bit, signed weights"),
-    ("uint8", "uint8: 8-bit, unsigned weights"),
-    ("q4", "q4: 4-bit weights (WebGPU on mobile)"),
-    ("q4f16", "q4f16: 4-bit weights with fp16 (WebGPU on desktop)"),
-    ("bnb4", "bnb4: 4-bit NF4 weights"),
-)
 
 # ---- words shown to the user --------------------------------------------------------------------
 
@@ -378,8 +380,8 @@ TITLES: dict[Step, str] = {
 
 HELP: dict[Step, str] = {
     Step.SOURCE: (
-        "This wizard turns a Hugging Face model into ONNX files that run in ONNX Runtime, "
-        "in the browser with Transformers.js, or on a phone. Tell it which model to convert."
+        "This wizard turns a Hugging Face model into validated ONNX files for ONNX Runtime and "
+        "for Transformers.js in the browser or Node. Tell it which model to convert."
     ),
     Step.PREREQUISITES: (
         "Before exporting, the wizard checks the Python packages, memory and disk space the "
@@ -404,10 +406,12 @@ HELP: dict[Step, str] = {
     ),
     Step.QUANTIZATION: (
         "Quantized variants are smaller and faster and lose a little accuracy; the full-precision "
-        "model.onnx is always kept. Browser with WebGPU on a desktop: fp16 or q4f16. WebGPU on a "
-        "phone: q4. Browser without WebGPU (WASM): q8. Best accuracy: none (fp32). Servers and "
-        "PCs with ONNX Runtime: the preset matching the CPU. Each variant is checked against the "
-        "original; fp16 and q4f16 are meant for GPUs and may not be checkable on a CPU."
+        "model.onnx is always kept. After the export passes, each chosen variant is made in its "
+        "own process, run with ONNX Runtime on real inputs and compared with the fp32 model; its "
+        "size, accuracy and latency appear in the results. A variant below its accuracy "
+        "threshold is reported as failed and kept out of config.json's transformers.js_config. "
+        "Which dtype for which runtime (the table below): WebGPU on a desktop fp16 or q4f16, "
+        "WebGPU on a phone q4, WASM q8, maximum accuracy fp32 (choose none)."
     ),
     Step.REVIEW: (
         "Everything the wizard will do, and the command that does the same without it. Run "
@@ -423,8 +427,12 @@ HELP: dict[Step, str] = {
         "options; Stop ends here with your answers saved."
     ),
     Step.PUBLISH: (
-        "Arrange the files the way the onnx-community models on the Hub are laid out, so "
-        "Transformers.js can load them by name, and optionally upload them."
+        "Prepare stages the onnx-community layout in a folder beside your export (onnx/ with the "
+        "passing variants, config.json, tokenizer files and a model card) and shows every file "
+        "before anything is sent. Upload asks for your yes, then sends the files to the Hub "
+        "repository; Finish without uploading keeps the staged folder. The token comes from "
+        "HF_TOKEN or your saved login, or is typed here and saved with huggingface_hub's login; "
+        "it is never shown, logged or saved in the session."
     ),
     Step.DONE: "Finished. The equivalent command reproduces the export without the wizard.",
 }
@@ -472,8 +480,8 @@ FIELD_HELP: dict[str, str] = {
         "machine that made them; Transformers.js prefers none. O4 needs a CUDA GPU."
     ),
     "atol": (
-        "How far the ONNX outputs may be from PyTorch's. Empty uses the model's default "
-        "(usually 1e-5). Loosen it only when differences are tiny and expected."
+        "How far the ONNX outputs may be from PyTorch's. Loosen it only when differences are "
+        "tiny and expected."
     ),
     "batch_size": (
         "The size of the dummy input used to trace and check the model. Empty uses optimum's "
@@ -484,17 +492,29 @@ FIELD_HELP: dict[str, str] = {
         "Files Transformers.js loads with { dtype: ... }: q8 -> model_quantized.onnx, "
         "fp16 -> model_fp16.onnx, q4 -> model_q4.onnx, and so on."
     ),
-    "publish": "Arrange the files in the onnx-community layout next (and upload if you like).",
+    "publish": "Stage the files in the onnx-community layout next, and upload them if you like.",
+    "calibration": (
+        "Static presets (tensorrt, cpu-qdq) calibrate on samples: a text file with one sample a "
+        "line, JSONL or CSV. Empty: built-in everyday sentences."
+    ),
+    "token": (
+        "A Hugging Face token with write access (https://huggingface.co/settings/tokens). It is "
+        "checked with the Hub and saved with huggingface_hub's login, never in the session."
+    ),
     "remedy": "The fixes that worked for this problem before, most likely first.",
     "recovery": "Apply the fix and run again, edit the plan, or stop: your answers stay saved.",
     "layout": (
         "onnx/ holds model.onnx and its variants (model_quantized.onnx, model_fp16.onnx, ...); "
         "config.json (with transformers.js_config) and the tokenizer files sit at the top."
     ),
-    "repo_id": "Upload to this Hub repository (owner/name). Empty: arrange the files locally only.",
+    "repo_id": "The Hub repository to publish to (owner/name); it is created if it does not exist.",
     "private": "Create the repository as private; you can make it public later on the Hub.",
 }
 FIELD_HELP["sequence_length"] = FIELD_HELP["batch_size"]
+FIELD_HELP["slim"] = (
+    "Run onnxslim on the exported files (optimum's --slim): fewer, fused nodes and often "
+    "smaller files, same outputs. Needs the onnxslim package (pip install onnxslim)."
+)
 FIELD_HELP["overwrite"] = (
     "Only needed when the output folder already holds files. They are replaced only after a new "
     "export has passed validation; a failed or cancelled export leaves them as they are."
