@@ -12,7 +12,7 @@ import pytest
 
 from onnx_wizard.flow import machine
 from onnx_wizard.flow.machine import EDGES, ROUTES, Facts, Step, WizardState
-from onnx_wizard.flow.steps import JS_DTYPES, ORT_PRESETS
+from onnx_wizard.quantize.targets import ORT_PRESETS, TRANSFORMERS_JS
 
 ENCODER: dict[str, Any] = {
     "model_type": "bert",
@@ -343,7 +343,14 @@ def test_task_offers_the_candidates_and_defaults_to_the_detected_task() -> None:
 def test_quantization_offers_every_target() -> None:
     state = at(Step.QUANTIZATION)
     view = machine.view(state)
-    assert choice_values(view, "ort_presets") == ["arm64", "avx2", "avx512", "avx512_vnni"]
+    assert choice_values(view, "ort_presets") == [
+        "arm64",
+        "avx2",
+        "avx512",
+        "avx512_vnni",
+        "tensorrt",
+        "cpu-qdq",
+    ]
     assert choice_values(view, "js_dtypes") == [
         "fp16",
         "q8",
@@ -353,7 +360,7 @@ def test_quantization_offers_every_target() -> None:
         "q4f16",
         "bnb4",
     ]
-    assert [v for v, _ in JS_DTYPES + ORT_PRESETS] == choice_values(
+    assert [t.name for t in TRANSFORMERS_JS + ORT_PRESETS] == choice_values(
         view, "js_dtypes"
     ) + choice_values(view, "ort_presets")
     assert "q4f16" in view.help and "WASM" in view.help

@@ -101,9 +101,15 @@ def test_click_through_a_real_export_to_the_results(tmp_path: Path, sample_bert:
     assert "owner/name" in repo.error.value
     repo.widget.value = "me/bert-onnx"
     assert wizard.state.answers["repo_id"] == "me/bert-onnx"
-    assert wizard.button("finish").description == "Finish ›"
+    assert wizard.button("stage").description == "Prepare files ›"
+    click(wizard, "stage")  # local only: the layout and the card, nothing sent
+    assert "Staged files" in wizard.tables.value and "onnx/model.onnx" in wizard.tables.value
+    assert "library_name: transformers.js" in wizard.forms[Step.PUBLISH].info.value
+    assert wizard.button("finish").description == "Finish without uploading"
     click(wizard, "finish")
     assert wizard.view.step is Step.DONE and shown(wizard, Step.DONE)
+    staged = output.parent / ".bert-onnx.onnx-wizard-publish"
+    assert (staged / "onnx" / "model.onnx").is_file() and str(staged) in wizard.outcome.value
     assert "model.onnx" in wizard.tables.value and "<svg" in wizard.tables.value
     assert list(wizard.buttons) == ["close"]
     assert "ORTModelForSequenceClassification" in wizard.forms[Step.DONE].info.value

@@ -50,8 +50,14 @@ def _multichoice(item: Field) -> widgets.Widget:
     )
 
 
+def _secret(item: Field) -> widgets.Widget:
+    # Masked; the wizard reads it when a button is pressed and empties it (never an answer).
+    return widgets.Password(description=item.label, style=WIDE, layout=LAYOUT)
+
+
 # The one table: field kind -> widget. "info" fields are drawn together as one HTML table.
 KINDS: dict[str, Callable[[Field], widgets.Widget]] = {
+    "secret": _secret,
     "text": _text,
     "path": _text,
     "number": _text,
@@ -96,7 +102,7 @@ class Control:
         self.update(item, value=True)
 
     def _changed(self, change: dict[str, Any]) -> None:
-        if not self._quiet:
+        if not self._quiet and self.field.kind != "secret":
             self._on_change(self.field.name, from_widget(self.field, change["new"]))
 
     def update(self, item: Field, *, value: bool) -> None:
@@ -106,7 +112,7 @@ class Control:
         self.error.value = (
             f"<span style='color:#cf222e'>{render.esc(item.error)}</span>" if item.error else ""
         )
-        if value:
+        if value and item.kind != "secret":
             self._quiet = True
             try:
                 self.widget.value = to_widget(item)
@@ -142,6 +148,16 @@ class Form:
             return
         for item in inputs:
             self.controls[item.name].update(item, value=item.name != editing)
+
+    def take_secrets(self) -> dict[str, str]:
+        """What the secret boxes hold, for the action being pressed; the boxes are emptied."""
+        secrets: dict[str, str] = {}
+        for name, control in self.controls.items():
+            if control.field.kind == "secret":
+                if control.widget.value:
+                    secrets[name] = str(control.widget.value)
+                control.widget.value = ""
+        return secrets
 
     def set_disabled(self, disabled: bool) -> None:
         for control in self.controls.values():

@@ -202,6 +202,46 @@ def chart(rows: Sequence[Mapping[str, Any]]) -> str:
     return "".join(parts)
 
 
+def size_accuracy_chart(points: Sequence[Mapping[str, Any]]) -> str:
+    """An SVG scatter: one dot per variant, size across, accuracy against fp32 up (the engine's
+    figures; a failed variant is red, one with no figure sits on the bottom line)."""
+    if len(points) < 2:
+        return ""
+    width, height, left, bottom, top = 520, 240, 60, 200, 20
+    biggest = max(int(p["bytes"]) for p in points) or 1
+    values = [float(p["value"]) for p in points if p.get("value") is not None]
+    low = min([*values, 1.0]) - 0.01
+
+    def x(size: int) -> float:
+        return left + (width - left - 80) * size / biggest
+
+    def y(value: Any) -> float:
+        if value is None:
+            return float(bottom)
+        return bottom - (bottom - top) * (float(value) - low) / (1.0 - low or 1.0)
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="onnx-wizard-variants" width="{width}" '
+        f'height="{height}" font-family="sans-serif" font-size="12">',
+        f'<line x1="{left}" y1="{bottom}" x2="{width - 20}" y2="{bottom}" stroke="#000"/>',
+        f'<line x1="{left}" y1="{top}" x2="{left}" y2="{bottom}" stroke="#000"/>',
+        f'<text x="{left}" y="{bottom + 30}">Size (largest {esc(format_size(biggest))})</text>',
+        f'<text x="0" y="{top - 6}">Accuracy against fp32 ({low:.3f} .. 1)</text>',
+    ]
+    for p in points:
+        colour = "#1a7f37" if p.get("passed") else "#cf222e"
+        cx, cy = x(int(p["bytes"])), y(p.get("value"))
+        figure = "-" if p.get("value") is None else f"{float(p['value']):.4f}"
+        parts.append(
+            f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="5" fill="{colour}"><title>'
+            f"{esc(p['variant'])}: {esc(format_size(int(p['bytes'])))}, {esc(p.get('metric'))} "
+            f"{esc(figure)}</title></circle>"
+            f'<text x="{cx + 8:.1f}" y="{cy + 4:.1f}">{esc(p["variant"])}</text>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
 # ---- the magics ----------------------------------------------------------------------------
 
 

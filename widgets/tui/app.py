@@ -32,11 +32,11 @@ from textual.widgets import (
 from textual.worker import Worker, WorkerState
 
 from onnx_wizard.flow import engine, machine, session
-from onnx_wizard.flow.steps import ActionView, StepView, WizardState
+from onnx_wizard.flow.steps import STREAMING_WORK, ActionView, StepView, WizardState
 from onnx_wizard.widgets.tui import theme
 from onnx_wizard.widgets.tui.dialogs import FolderPicker, ResumeModal
 from onnx_wizard.widgets.tui.export_control import ExportControl
-from onnx_wizard.widgets.tui.fields import FieldRow, answer_value, same_as_shown
+from onnx_wizard.widgets.tui.fields import FieldRow, answer_value, dom_id, same_as_shown
 from onnx_wizard.widgets.tui.messages import StateReady
 from onnx_wizard.widgets.tui.recovery import RecoveryModal
 from onnx_wizard.widgets.tui.run_pane import RunPane
@@ -231,8 +231,8 @@ class WizardApp(ExportControl, App[int]):
             self.push_screen(RecoveryModal(), self._recovery_chosen)
         if view.work is None or self.busy or self.exporting or not self.autorun:
             return
-        if view.work == "export":
-            self.start_export()
+        if view.work in STREAMING_WORK:
+            self.start_export(reset=view.work != "quantize")  # variants follow the export's log
             return
         self.busy, self.busy_text = True, "Working..."
         self._update_actions()
@@ -245,7 +245,7 @@ class WizardApp(ExportControl, App[int]):
         if self.busy:
             return
         item = {f.name: f for f in self.view.fields}.get(name)
-        if item is None or item.kind == "info":
+        if item is None or item.kind in ("info", "secret"):  # a secret goes with the action
             return
         value = answer_value(item, raw)
         if same_as_shown(item, value):
@@ -358,13 +358,33 @@ class WizardApp(ExportControl, App[int]):
         found = self.view.action(action)
         self.busy, self.busy_text = True, found.busy if found else "Working..."
         self._update_actions()
-        self._engine_worker(self.state, action, yes)
+        self._engine_worker(self.state, action, yes, secrets=self._take_secrets())
+
+    def _take_secrets(self) -> dict[str, str]:
+        """What the view's secret fields hold, for this action only; the boxes are emptied."""
+        secrets: dict[str, str] = {}
+        for item in self.view.fields:
+            if item.kind != "secret":
+                continue
+            for widget in self.query(f"#field-{dom_id(item.name)}").results(Input):
+                if widget.value:
+                    secrets[item.name] = widget.value
+                widget.value = ""
+        return secrets
 
     @work(thread=True, exclusive=True, group="engine", exit_on_error=False)
     def _engine_worker(
-        self, state: WizardState, action: str, yes: bool, resume: Any = None
+        self,
+        state: WizardState,
+        action: str,
+        yes: bool,
+        resume: Any = None,
+        secrets: dict[str, str] | None = None,
     ) -> None:
-        moved = engine.resume(resume) if resume is not None else engine.act(state, action, yes=yes)
+        if resume is not None:
+            moved = engine.resume(resume)
+        else:
+            moved = engine.act(state, action, yes=yes, secrets=secrets)
         self.post_message(StateReady(moved))
 
     @work(thread=True, exclusive=True, group="engine", exit_on_error=False)

@@ -94,8 +94,21 @@ def _multichoice(item: Field) -> Widget:
     )
 
 
+def _secret(item: Field) -> Widget:
+    # Masked, and never pre-filled: the engine never hands a secret back.
+    return Input(
+        "",
+        password=True,
+        name=item.name,
+        id=f"field-{dom_id(item.name)}",
+        tooltip=item.help or None,
+        compact=True,
+    )
+
+
 # The table: one builder per input kind.
 INPUT_WIDGETS: dict[str, Callable[[Field], Widget]] = {
+    "secret": _secret,
     "text": _text,
     "path": _text,
     "number": _number,

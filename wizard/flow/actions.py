@@ -63,6 +63,10 @@ def consent_key(step: Step, name: str, answers: Answers, facts: Facts) -> str:
         return f"trust_remote_code:{answers.get('source')}"
     if step is Step.SOURCE and name == "next" and _replaces_files(answers):
         return f"overwrite:{_resolved(answers.get('output'))}"
+    if step is Step.PUBLISH and name == "upload":
+        from onnx_wizard.flow import publishing
+
+        return publishing.consent_key(answers, facts)
     if step is Step.REVIEW and name == "run":
         return preflight_view.consent_key(facts)  # "go anyway" past a pre-flight blocker
     return ""
@@ -87,6 +91,10 @@ def consent_text(step: Step, name: str, answers: Answers, facts: Facts) -> str:
         return f"Yes, apply this change: {remedy.get('label')}."
     if step is Step.REVIEW:
         return preflight_view.consent_text(facts)
+    if step is Step.PUBLISH:
+        from onnx_wizard.flow import publishing
+
+        return publishing.consent_text(answers, facts)
     if step is Step.MODEL:
         return (
             f"Yes, I trust {answers.get('source')}: run the Python code that ships with it on "
@@ -103,7 +111,7 @@ def offered(
 ) -> tuple[ActionView, ...]:
     """The step's buttons in order: Back first where there is history, then the others."""
     result: list[ActionView] = []
-    running = status == "running" and step in (Step.RUN, Step.VALIDATE)
+    running = status == "running" and step in (Step.RUN, Step.VALIDATE, Step.PUBLISH)
     if can_go_back and step is not Step.DONE and not running:
         result.append(ActionView("back", "‹ Back", "secondary", BACK_KEY, busy="Going back..."))
     result.extend(_forward(step, status, answers, facts))
@@ -129,7 +137,9 @@ def _forward(step: Step, status: Status, answers: Answers, facts: Facts) -> list
         label = f"Apply fix: {fix.get('label')}"
         return [ActionView("apply", label, "secondary", "a", busy="Changing the plan..."), run]
     if step is Step.PUBLISH:
-        return [ActionView("finish", "Finish ›", "primary", PRIMARY_KEY, busy=BUSY["finish"])]
+        from onnx_wizard.flow import publishing
+
+        return publishing.actions(status, answers, facts)
     label = "See the fix ›" if step is Step.VALIDATE and status == "failed" else "Next ›"
     busy = BUSY_NEXT.get(step, BUSY["next"])
     if status == "running":

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from onnx_wizard.errors import WizardError
-from onnx_wizard.flow import machine, preflight_view
+from onnx_wizard.flow import machine, preflight_view, publishing, quantizing
 from onnx_wizard.flow.actions import chosen_remedy, consent_key, remote_code_key
 from onnx_wizard.flow.results import file_rows
 from onnx_wizard.flow.session import SessionInfo, find_resumable
@@ -99,6 +99,8 @@ def refresh(state: WizardState) -> WizardState:
             state = machine.with_facts(state, command=command)
     if state.step is Step.REVIEW and state.facts.report is not None:
         state = preflight_view.checked_plan(state)  # what would stop this plan, before Run
+    if state.step is Step.PUBLISH:
+        state = publishing.enter(state)  # where the token would come from (no request)
     return state
 
 
@@ -315,12 +317,20 @@ class ActionRefused(WizardError):
     """An action the current step does not offer now, or one that needs a yes it did not get."""
 
 
-def act(state: WizardState, action: str, *, yes: bool = False) -> WizardState:
+def act(
+    state: WizardState,
+    action: str,
+    *,
+    yes: bool = False,
+    secrets: Mapping[str, str] | None = None,
+) -> WizardState:
     """Perform one of ``machine.view(state).actions`` with the engine's work around it.
 
     An action that needs consent (``ActionView.consent``) is refused unless ``yes`` is true or
     the user already said yes to that exact action; the yes is recorded in ``facts.consents``.
     ``cancel`` is :meth:`RunControl.cancel`; ``close`` changes nothing (the face closes).
+    ``secrets`` holds what the view's ``secret`` fields hold (a typed Hub token): used by this
+    action and dropped, never stored in the state.
     """
     view = machine.view(state)
     offered = view.action(action)
@@ -352,6 +362,9 @@ def act(state: WizardState, action: str, *, yes: bool = False) -> WizardState:
         return state
     if action == "apply" and state.step is Step.REVIEW:
         return apply_preflight_fix(state)
+    if state.step is Step.PUBLISH and action in ("stage", "upload", "finish"):
+        moved = publishing.act(state, action, secrets)
+        return refresh(machine.advance(moved)) if action == "finish" else moved
     return refresh(machine.act(state, action))
 
 
@@ -425,6 +438,8 @@ def work(
             # Cancelled on the model step: back to the model question, which says so.
             return replace(back_to(state, Step.SOURCE), errors=inspected.errors, attempted=True)
         return inspected
+    if pending in ("quantize", "stage", "upload"):
+        return after_export_work(state, pending, control or RunControl(), on_event)
     if pending != "export":
         return state
     control = control or RunControl()
@@ -437,9 +452,37 @@ def work(
 
     done = run_export_step(state, on_event=events, on_run=control.attach, memory_limit=memory_limit)
     status = (done.facts.run or {}).get("status")
+    if machine.view(done).work == "quantize":
+        return done  # passed, with variants to make: the next work (the faces start it)
     if status in ("ok", "failed", "not_validated"):
         return refresh(machine.advance(done))
     return done
+
+
+def after_export_work(
+    state: WizardState,
+    pending: str,
+    control: RunControl,
+    on_event: Callable[[dict[str, Any]], None] | None,
+) -> WizardState:
+    """Quantize the passed export (then its results), stage it, or upload it (then DONE)."""
+    plan = current_plan(state)
+    if pending == "stage":
+        return publishing.stage(state, plan.output)
+    if pending == "upload":
+        sent = publishing.upload(state, plan.output, on_event)
+        ok = (sent.facts.publish or {}).get("status") == "ok"
+        return refresh(machine.advance(sent)) if ok else sent
+    control.mark_started()  # Cancel is offered from here: it stops the variants' children
+    fact = quantizing.run_quantization(
+        plan.output,
+        state.answers,
+        task=plan.task,
+        export_command=plan.to_command(),
+        on_event=on_event,
+        on_run=control.attach,
+    )
+    return refresh(machine.advance(machine.with_facts(state, quantization=fact)))
 
 
 def back_to(state: WizardState, target: Step) -> WizardState:
@@ -457,6 +500,11 @@ def back_to(state: WizardState, target: Step) -> WizardState:
 def results(state: WizardState) -> list[dict[str, Any]]:
     """One row per ONNX file of the last run (``flow.results.file_rows``)."""
     return file_rows(state.facts)
+
+
+def variant_points(state: WizardState) -> list[dict[str, Any]]:
+    """Size against accuracy per quantized variant, fp32 first (``quantizing.chart_points``)."""
+    return quantizing.chart_points(state.facts)
 
 
 def result(state: WizardState) -> ExportResult | None:

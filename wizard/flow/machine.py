@@ -35,7 +35,7 @@ from dataclasses import fields as dataclass_fields
 from dataclasses import replace
 from typing import Any
 
-from onnx_wizard.flow import actions, results, views
+from onnx_wizard.flow import actions, publishing, quantizing, results, views
 from onnx_wizard.flow.steps import (
     ANSWER_STEPS,
     Facts,
@@ -56,7 +56,13 @@ Route = Callable[[Answers, Facts], Step]
 # with_answers: an accepted trust_remote_code remedy must keep the task and the report.)
 _MODEL_ANSWERS = {"source": None, "trust_remote_code": False}  # name -> value when unanswered
 _MODEL_DEPENDENT = ("task", "with_past", "decoder_files")
-_RUN_FACTS = {"run": None, "validation": None, "diagnosis": None, "publish": None}
+_RUN_FACTS = {
+    "run": None,
+    "validation": None,
+    "diagnosis": None,
+    "publish": None,
+    "quantization": None,
+}
 
 
 # ---- the routing table -------------------------------------------------------------------------
@@ -189,8 +195,8 @@ def view(state: WizardState) -> StepView:
         actions=actions.offered(step, status, state.answers, state.facts, bool(state.history)),
         error=error,
         progress=(steps.index(here) + 1, len(steps)),
-        layout=LAYOUTS.get(step, "form"),
-        work=_work(step, state.facts),
+        layout=_layout(step, state.facts),
+        work=_work(step, state.answers, state.facts),
         tables=results.tables(step, state.answers, state.facts),
         outcome=outcome,
         outcome_tone=tone,
@@ -200,7 +206,13 @@ def view(state: WizardState) -> StepView:
 LAYOUTS: dict[Step, Layout] = {Step.RUN: "run", Step.RECOVER: "recover"}
 
 
-def _work(step: Step, facts: Facts) -> Work | None:
+def _layout(step: Step, facts: Facts) -> Layout:
+    if step is Step.PUBLISH and (facts.publish or {}).get("status") == "uploading":
+        return "run"  # the upload's per-file progress goes to the run pane
+    return LAYOUTS.get(step, "form")
+
+
+def _work(step: Step, answers: Answers, facts: Facts) -> Work | None:
     """The long work the engine must do before this step can go on (``engine.work`` does it)."""
     if step is Step.PREREQUISITES and facts.checks is None:
         return "checks"
@@ -208,6 +220,10 @@ def _work(step: Step, facts: Facts) -> Work | None:
         return "inspect"  # the model changed (or its code was trusted) since it was read
     if step is Step.RUN and facts.run is None:
         return "export"
+    if step is Step.RUN and quantizing.pending(answers, facts):
+        return "quantize"
+    if step is Step.PUBLISH:
+        return publishing.pending_work(facts)
     return None
 
 
@@ -344,7 +360,7 @@ def _input_fields(state: WizardState) -> dict[str, Field]:
     return {
         item.name: item
         for item in views.form(state.step, state.answers, state.facts)
-        if item.kind != "info"
+        if item.kind not in ("info", "secret")  # a secret is never an answer
     }
 
 

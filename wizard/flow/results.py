@@ -78,17 +78,26 @@ def verdict(passed: Any) -> str:
 
 
 def files_table(facts: Facts) -> Table:
+    """The export's files (checked against PyTorch), then one row per quantized variant
+    (checked against the fp32 ONNX model), failed variants marked with their reason."""
+    from onnx_wizard.flow.quantizing import reference_latency, variant_table_rows
+
     rows = tuple(
         (
             str(r["file"]),
             format_size(r["bytes"]),
             str(r["variant"]),
+            "1.00",
+            "reference",
+            reference_latency(facts),
             figure(r["max_abs_diff"]),
             verdict(r["passed"]),
         )
         for r in file_rows(facts)
     )
-    return Table("files", "Files", ("File", "Size", "Variant", "Max |diff|", "Result"), rows)
+    variants, note = variant_table_rows(facts)
+    columns = ("File", "Size", "Variant", "Ratio", "Accuracy", "Latency", "Max |diff|", "Result")
+    return Table("files", "Files", columns, rows + variants, note)
 
 
 def checks_table(facts: Facts) -> Table:
@@ -138,6 +147,14 @@ def _step_tables(step: Step, answers: Answers, facts: Facts) -> tuple[Table, ...
         return (files_table(facts), checks_table(facts))
     if step is Step.RECOVER and facts.diagnosis is not None:
         return (diff_table(answers, facts),)
+    if step is Step.QUANTIZATION:
+        from onnx_wizard.flow.quantizing import recommendation_table
+
+        return (recommendation_table(),)
+    if step is Step.PUBLISH:
+        from onnx_wizard.flow.publishing import publish_tables
+
+        return publish_tables(facts)
     if step is Step.REVIEW and (facts.diagnosis or {}).get("taken"):
         return (taken_table(facts),)
     return ()
@@ -177,6 +194,14 @@ def outcome(step: Step, answers: Answers, facts: Facts) -> tuple[str, str]:
         return str((facts.validation or {}).get("summary") or "Validation failed."), "bad"
     if step is Step.DONE:
         return done_summary(answers, facts)
+    if step is Step.VALIDATE and facts.quantization is not None:
+        from onnx_wizard.flow.quantizing import quantization_outcome
+
+        return quantization_outcome(facts)
+    if step is Step.PUBLISH:
+        from onnx_wizard.flow.publishing import publish_outcome
+
+        return publish_outcome(facts)
     return preflight_view.outcome(step, facts)
 
 
@@ -192,7 +217,11 @@ def done_summary(answers: Answers, facts: Facts) -> tuple[str, str]:
     count = len(file_rows(facts))
     files = f"{count} ONNX file" + ("s" if count != 1 else "")
     summary = f"{files} in {output}, validated against PyTorch. {validation.get('summary')}"
-    return summary + kept_sentence(facts), "good"
+    from onnx_wizard.flow.publishing import done_sentence
+    from onnx_wizard.flow.quantizing import dtype_sentence
+
+    extra = "".join(f" {s}" for s in (dtype_sentence(facts), done_sentence(answers, facts)) if s)
+    return summary + kept_sentence(facts) + extra, "good"
 
 
 # A run that exported but compared nothing with PyTorch: never called ok, anywhere.

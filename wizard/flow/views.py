@@ -15,8 +15,6 @@ from onnx_wizard.flow.steps import (
     ANSWER_STEPS,
     FIELD_HELP,
     HELP,
-    JS_DTYPES,
-    ORT_PRESETS,
     TITLES,
     Facts,
     Field,
@@ -142,6 +140,10 @@ def status(step: Step, answers: Answers, facts: Facts) -> tuple[Status, str | No
     elif step is Step.TASK and not form(step, answers, facts)[0].choices:
         return "blocked", "No task is known for this model. Go back and inspect it again."
     elif step is Step.RUN:
+        from onnx_wizard.flow.quantizing import pending
+
+        if pending(answers, facts):
+            return "running", None  # the export passed; its variants are being made
         outcomes: dict[str, Status] = {
             "ok": "success",
             "failed": "failed",
@@ -157,6 +159,10 @@ def status(step: Step, answers: Answers, facts: Facts) -> tuple[Status, str | No
         return "running", None
     elif step is Step.DONE:
         return _done_status(answers, facts), None
+    elif step is Step.PUBLISH:
+        from onnx_wizard.flow.publishing import publish_status
+
+        return publish_status(answers, facts)
     return "ready", None
 
 
@@ -165,7 +171,9 @@ def _done_status(answers: Answers, facts: Facts) -> Status:
         return "failed"  # stopped from RECOVER
     if answers.get("publish"):
         published = str((facts.publish or {}).get("status", "running"))
-        return "success" if published == "ok" else "failed" if published == "failed" else "running"
+        if published in ("ok", "kept"):  # uploaded, or staged and kept by choice
+            return "success"
+        return "failed" if published == "failed" else "running"
     return "success"
 
 
@@ -325,10 +333,17 @@ def _export_options(answers: Answers, facts: Facts) -> tuple[Field, ...]:
 
 
 def _quantization(answers: Answers, facts: Facts) -> tuple[Field, ...]:
-    return (
-        _ask("ort_presets", "multichoice", "ONNX Runtime CPU", ORT_PRESETS, ()),
-        _ask("js_dtypes", "multichoice", "Transformers.js / WebGPU", JS_DTYPES, ()),
-    )
+    from onnx_wizard.flow import quantizing
+
+    preset = quantizing.cpu_preset()
+    fields = [
+        _ask("js_dtypes", "multichoice", "Transformers.js / WebGPU", quantizing.js_choices(), ()),
+        _ask("ort_presets", "multichoice", "ONNX Runtime CPU", quantizing.ort_choices(), ()),
+        _info("cpu_preset", "This CPU", f"{preset}: the ONNX Runtime preset for this machine"),
+    ]
+    if quantizing.needs_calibration(answers):
+        fields.append(_ask("calibration", "path", "Calibration samples"))
+    return tuple(fields)
 
 
 def _review(answers: Answers, facts: Facts) -> tuple[Field, ...]:
@@ -346,12 +361,19 @@ def _review(answers: Answers, facts: Facts) -> tuple[Field, ...]:
         for name, step in ANSWER_STEPS.items()
         if step is Step.EXPORT_OPTIONS and answers.get(name) is not None
     )
-    targets = [*answers.get("ort_presets", ()), *answers.get("js_dtypes", ())]
+    from onnx_wizard.flow import quantizing
+    from onnx_wizard.planning.answers import default_output
+
+    targets = quantizing.chosen_targets(answers)
     fields += [
         _info("plan_export", "Export", export or "optimum's defaults"),
         _info("plan_quantization", "Variants", ", ".join(targets) or "fp32 only"),
         _info("command", "Equivalent command", facts.command or "(being prepared)", code=True),
     ]
+    if targets:
+        output = str(answers.get("output") or default_output(report(facts)))
+        line = quantizing.command_line(output, answers)
+        fields.append(_info("quantize_command", "Then quantize", line, code=True))
     return tuple(fields)
 
 
@@ -393,11 +415,9 @@ def _recover(answers: Answers, facts: Facts) -> tuple[Field, ...]:
 
 
 def _publish(answers: Answers, facts: Facts) -> tuple[Field, ...]:
-    return (
-        _info("layout", "Layout", FIELD_HELP["layout"]),
-        _ask("repo_id", "text", "Hub repository"),
-        _ask("private", "bool", "Private repository", default=True),
-    )
+    from onnx_wizard.flow.publishing import publish_fields
+
+    return publish_fields(answers, facts)
 
 
 def _done(answers: Answers, facts: Facts) -> tuple[Field, ...]:
@@ -410,6 +430,8 @@ def _done(answers: Answers, facts: Facts) -> tuple[Field, ...]:
     ]
     if answers.get("publish"):
         fields.append(_info("published", "Publish", publish.get("detail") or publish.get("status")))
+        if publish.get("url"):
+            fields.append(_info("repo_url", "Repository", publish["url"]))
     if (facts.validation or {}).get("passed"):
         code = snippets(answers, facts)
         fields.append(_info("load_python", "Load in Python", code["python"], code=True))
