@@ -60,3 +60,60 @@ def test_cancel_during_a_sample_build_stops_within_two_seconds(
     built = samples.samples_dir()
     assert not any(p.name.startswith(".gpt2.partial-") for p in built.iterdir())
     assert not (built / f"gpt2-v{samples.BUILD_VERSION}").exists()
+
+
+def test_the_notebook_cancels_a_sample_build_on_the_model_question(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from onnx_wizard.widgets.notebook.wizard import Wizard
+
+    monkeypatch.setenv("ONNX_WIZARD_HOME", str(tmp_path / "fresh-home"))
+    wizard = Wizard("sample:t5", str(tmp_path / "out"), offer_resume=False)
+    wizard.click("next")  # reads the model: the sample is built first
+    deadline = time.monotonic() + 60
+    while not samples._builds and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (build,) = list(samples._builds)
+    started = time.monotonic()
+    wizard.cancel()
+    state = wizard.wait(10)
+    assert time.monotonic() - started < 2.0
+    assert wizard.last_error is None  # a cancel, not a crash
+    assert state.step is Step.SOURCE
+    assert "Cancelled" in str(machine.view(state).field("source").error)
+    assert not alive(build.pid)
+
+
+def test_quitting_the_terminal_app_stops_a_sample_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from onnx_wizard.widgets.tui.app import WizardApp
+
+    monkeypatch.setenv("ONNX_WIZARD_HOME", str(tmp_path / "fresh-home"))
+    prefill = {"source": "sample:gpt2", "output": str(tmp_path / "out")}
+
+    async def drive() -> tuple[float, int]:
+        app = WizardApp(prefill=prefill, offer_resume=False)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause(0.2)
+            await pilot.click("#act-next")
+            deadline = time.monotonic() + 60
+            while not samples._builds and time.monotonic() < deadline:
+                await pilot.pause(0.05)
+            (build,) = list(samples._builds)
+            started = time.monotonic()
+            await pilot.press("ctrl+q")
+        return time.monotonic() - started, build.pid
+
+    took, pid = asyncio.run(drive())
+    assert took < 2.0, took
+    deadline = time.monotonic() + 2
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive(pid)
+    deadline = time.monotonic() + 60
+    while samples._builds and time.monotonic() < deadline:
+        time.sleep(0.1)  # a build left running would finish and land its folder by now
+    assert not (samples.samples_dir() / f"gpt2-v{samples.BUILD_VERSION}").exists()

@@ -35,6 +35,7 @@ class ExportControl(Base):
     exporting: bool
     export_control: engine.RunControl | None
     cancel_requested: bool
+    busy: bool  # the engine is acting (it may be building a sample model)
 
     if TYPE_CHECKING:
 
@@ -42,12 +43,10 @@ class ExportControl(Base):
         async def show_state(self, rebuild: bool = False) -> None: ...
         def _update_actions(self) -> None: ...
 
-    def start_export(self, reset: bool = True) -> None:
-        """Start the view's streaming work (the export, its variants, an upload) in a worker."""
+    def start_export(self) -> None:
         self.exporting, self.cancel_requested = True, False
         self.export_control = engine.RunControl()
-        if reset:
-            self.query_one(RunPane).reset()
+        self.query_one(RunPane).reset()
         self._update_actions()
         self._export_worker(self.state, self.export_control)
 
@@ -86,6 +85,8 @@ class ExportControl(Base):
         control = self.export_control
         if self.exporting and control is not None:
             await self.run_in_thread(control.cancel)  # never leave an export behind
+        elif self.busy:
+            await self.run_in_thread(engine.RunControl().cancel)  # nor a sample being built
         self.exit(0)
 
     async def run_in_thread(self, function: Callable[[], Any]) -> None:
