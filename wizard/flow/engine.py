@@ -122,20 +122,7 @@ def go_next(state: WizardState) -> WizardState:
             state = check_output(state)  # now against the folder the model was read from
             if state.errors:
                 return state
-    if state.step is Step.PUBLISH:
-        return record_publish(machine.advance(state))
     return refresh(machine.advance(state))
-
-
-def record_publish(state: WizardState) -> WizardState:
-    """Publishing to the Hub is not built yet: say so plainly, with the command that does it."""
-    output = current_plan(state).output
-    repo = state.answers.get("repo_id") or "your-name/model-ONNX"
-    detail = (
-        "onnx-wizard cannot publish yet. Upload the folder yourself: "
-        f"huggingface-cli upload {repo} {output}"
-    )
-    return machine.with_facts(state, publish={"status": "failed", "detail": detail})
 
 
 def go_back(state: WizardState) -> WizardState:
