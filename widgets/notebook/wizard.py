@@ -21,7 +21,7 @@ import ipywidgets as widgets
 
 from onnx_wizard.errors import WizardError
 from onnx_wizard.flow import engine, machine, session
-from onnx_wizard.flow.steps import ActionView, StepView, WizardState
+from onnx_wizard.flow.steps import STREAMING_WORK, ActionView, StepView, WizardState
 from onnx_wizard.flow.text import view_text
 from onnx_wizard.result import ExportResult
 from onnx_wizard.widgets.notebook import render
@@ -231,25 +231,28 @@ class Wizard(widgets.VBox):
             self.close()
             return
         yes = bool(action.consent) and bool(self.consent.value)
-        self._start(lambda: self._perform(action.name, yes))
+        form = self.forms.get(self.view.step)
+        secrets = form.take_secrets() if form is not None else {}
+        self._start(lambda: self._perform(action.name, yes, secrets))
 
-    def _perform(self, name: str, yes: bool) -> None:
-        self._set_state(engine.act(self._state, name, yes=yes))
+    def _perform(self, name: str, yes: bool, secrets: dict[str, str] | None = None) -> None:
+        self._set_state(engine.act(self._state, name, yes=yes, secrets=secrets))
         self._settle()
 
     def _settle(self) -> None:
         """Do the long work the view names (checks, inspection, the export) until none is left."""
         while (work := machine.view(self._state).work) is not None:
             before = self._state
-            if work == "export":
-                self._export()
+            if work in STREAMING_WORK:
+                self._export(reset=work != "quantize")  # variants follow the export's log
             else:
                 self._set_state(engine.work(before))
             if self._state == before:
                 return  # the engine could not move on: the view says why
 
-    def _export(self) -> None:
-        self.run_pane.reset()
+    def _export(self, reset: bool = True) -> None:
+        if reset:
+            self.run_pane.reset()
         control = self._control = engine.RunControl()
 
         def on_event(event: dict[str, Any]) -> None:
@@ -321,8 +324,10 @@ class Wizard(widgets.VBox):
         self._guarded(answer)
 
     def _pane(self, view: StepView) -> widgets.VBox:
-        if view.step not in self.panes:
-            form = self.forms[view.step] = Form(self._on_input)
+        pane = self.panes.get(view.step)
+        shows_run = pane is not None and self.run_pane.box in pane.children
+        if pane is None or shows_run != (view.layout == "run"):  # PUBLISH shows it to upload
+            form = self.forms.setdefault(view.step, Form(self._on_input))
             extras = [self.run_pane.box] if view.layout == "run" else []
             self.panes[view.step] = widgets.VBox([form.box, *extras, self.outcome, self.tables])
         return self.panes[view.step]
@@ -340,6 +345,7 @@ class Wizard(widgets.VBox):
             self.tables.value = "".join(render.step_table(t) for t in view.tables)
             if view.tables and self.result is not None:
                 self.tables.value += render.chart(engine.results(self._state))
+                self.tables.value += render.size_accuracy_chart(engine.variant_points(self._state))
             self._draw_actions(view, busy)
 
     def _draw_actions(self, view: StepView, busy: bool) -> None:

@@ -43,10 +43,12 @@ class ExportControl(Base):
         async def show_state(self, rebuild: bool = False) -> None: ...
         def _update_actions(self) -> None: ...
 
-    def start_export(self) -> None:
+    def start_export(self, reset: bool = True) -> None:
+        """Start the view's streaming work (the export, its variants, an upload) in a worker."""
         self.exporting, self.cancel_requested = True, False
         self.export_control = engine.RunControl()
-        self.query_one(RunPane).reset()
+        if reset:
+            self.query_one(RunPane).reset()
         self._update_actions()
         self._export_worker(self.state, self.export_control)
 
