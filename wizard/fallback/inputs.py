@@ -113,8 +113,8 @@ def example_inputs(model: Any, shape: Shape, seed: int = 0) -> dict[str, Any]:
         height, width = image_size(config)
         frames = _value(config, ("num_frames",), None)
         # Video models (VideoMAE, ViViT, TimeSformer) take [batch, frames, channels, h, w].
-        shape = (rows, int(frames), channels) if isinstance(frames, int) else (rows, channels)
-        out["pixel_values"] = torch.randn(*shape, height, width, generator=generator)
+        lead = (rows, int(frames), channels) if isinstance(frames, int) else (rows, channels)
+        out["pixel_values"] = torch.randn(*lead, height, width, generator=generator)
     if "input_values" in accepts:
         out["input_values"] = torch.randn(rows, 400 * length, generator=generator)
     elif "input_features" in accepts:
