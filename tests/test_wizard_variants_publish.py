@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -158,6 +159,7 @@ def test_publish_from_the_engine_asks_then_sends_the_variants_and_never_the_toke
     assert done.step is Step.DONE and machine.view(done).status == "success"
     assert sent_files(hub, "me/tiny-bert-ONNX") == tree
     assert f"{hub.url}/me/tiny-bert-ONNX" in machine.view(done).field("repo_url").value
+    assert "'me/tiny-bert-ONNX', { dtype: 'q8' }" in machine.view(done).field("load_js").value
     lines = [e["line"] for e in events if e.get("event") == "log"]
     assert any("uploaded: onnx/model_quantized.onnx" in line for line in lines)
     from onnx_wizard.flow.session import save_session
@@ -292,3 +294,25 @@ def test_the_terminal_app_stages_and_uploads_with_progress_per_file(
     assert any("uploaded: onnx/model_fp16.onnx" in line for line in lines), lines
     assert_token_only_in_authorization(hub)
     assert_no_token_in(wizard_home, texts=tuple(lines))
+
+
+def test_cancel_stops_the_variants_and_the_results_say_so(quantized: dict[str, Any]) -> None:
+    # Last in this file: a cancelled run rewrites quantization.json in the shared export.
+    import threading
+
+    done: WizardState = quantized["state"]
+    history = done.history[: done.history.index(Step.RUN)]
+    facts = replace(done.facts, quantization=None)  # the export passed; variants not made yet
+    at_run = WizardState(Step.RUN, done.answers, facts, history)
+    assert machine.view(at_run).work == "quantize" and machine.view(at_run).offers("cancel")
+    control = engine.RunControl()
+
+    def on_event(event: dict[str, Any]) -> None:
+        if event.get("event") == "started":  # the face's Cancel, pressed from its own thread
+            threading.Thread(target=control.cancel).start()
+
+    started = time.monotonic()
+    stopped = engine.work(at_run, control=control, on_event=on_event)
+    assert time.monotonic() - started < 30
+    assert stopped.step is Step.VALIDATE and stopped.facts.quantization["status"] == "cancelled"
+    assert "cancelled" in machine.view(stopped).outcome

@@ -257,9 +257,14 @@ def snippets(answers: Answers, facts: Facts) -> dict[str, str]:
         f"session = onnxruntime.InferenceSession({output!r} + '/model.onnx')"
     )
     pipeline = JS_PIPELINES.get(task, task)
+    # The repo it was published to, and the dtype quantization made config.json's default.
+    published = (facts.publish or {}).get("status") == "ok"
+    repo = str(answers.get("repo_id")) if published else "your-name/model-ONNX"
+    report = (facts.quantization or {}).get("report") or {}
+    dtype = (report.get("transformers.js_config") or {}).get("dtype") or "fp32"
     js = (
         "import { pipeline } from '@huggingface/transformers';\n"
-        f"const run = await pipeline('{pipeline}', 'your-name/model-ONNX', {{ dtype: 'fp32' }});"
+        f"const run = await pipeline('{pipeline}', '{repo}', {{ dtype: '{dtype}' }});"
     )
     return {"python": python, "js": js}
 
