@@ -51,3 +51,34 @@ async def test_unknown_log_shows_the_summary_and_the_paste_box_clears() -> None:
         await pilot.press("ctrl+r")  # an empty paste is answered, not refused
         await wait_until(pilot, lambda: bool(screen.query("#doctor-summary")), 10, "empty")
         assert "empty" in text_of(screen.query_one("#doctor-summary", Static))
+
+
+def bf16_log() -> str:
+    """A real reproduced log (bf16 export on the CPU) where two causes stay close."""
+    import json
+    from pathlib import Path
+
+    corpus = Path(__file__).resolve().parents[1] / "knowledge" / "corpus" / "dev.jsonl"
+    records = [json.loads(line) for line in corpus.read_text(encoding="utf-8").splitlines()]
+    return str(next(r for r in records if "(bf16)" in r["source"])["log"])
+
+
+@pilot_test
+async def test_two_close_causes_are_told_apart_on_the_doctor_screen() -> None:
+    app = DoctorOnly()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        screen.query_one(TextArea).text = bf16_log()
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: bool(screen.query("#doctor-tell-apart")), 10, "told")
+        shown = text_of(screen.query_one("#doctor-tell-apart", Static))
+        assert "Two causes remain possible" in shown and "OW-DEVICE-007" in shown
+
+
+def test_two_close_causes_are_told_apart_in_the_notebook() -> None:
+    from onnx_wizard.flow.diagnosis import run_doctor
+    from onnx_wizard.widgets.notebook.render import doctor
+
+    page = doctor(run_doctor(bf16_log()))
+    assert "onnx-wizard-tell-apart" in page and "Two causes remain possible" in page

@@ -281,6 +281,8 @@ def doctor(result: Mapping[str, Any]) -> str:
             "<code>onnx-wizard export MODEL OUTDIR --auto-fix</code>.</div>"
         )
     parts = ["<div class='onnx-wizard-doctor'>"]
+    if result.get("tell_apart_text"):  # two close causes: how to tell them apart, first
+        parts.append(f"<div class='onnx-wizard-tell-apart'>{code(result['tell_apart_text'])}</div>")
     for d in diagnoses:
         confidence = float(d.get("confidence") or 0)
         parts.append(

@@ -198,6 +198,9 @@ def result_widgets(result: Mapping[str, Any] | None, problem: str = "") -> list[
         summary = str(result.get("summary_text") or "No known failure was recognised.")
         return [Static(escape(summary), classes="diagnosis", id="doctor-summary")]
     shown: list[Widget] = []
+    if result.get("tell_apart_text"):  # two close causes: the engine says how to tell them apart
+        text = escape(str(result["tell_apart_text"]))
+        shown.append(Static(text, id="doctor-tell-apart", classes="reasons"))
     corrected = result.get("corrected_command")
     if corrected:
         shown.append(CommandBox("Corrected command", str(corrected), name="doctor-corrected"))
