@@ -279,8 +279,13 @@ def test_decoder_on_a_task_without_kv_cache_skips_architecture() -> None:
 def test_encoder_skips_architecture() -> None:
     state = at(Step.TASK, ENCODER)
     assert machine.next(state).step is Step.EXPORT_OPTIONS
-    assert Step.ARCHITECTURE not in machine.path(state)
-    assert machine.view(state).progress == (4, 10)
+    # The count never changes when the model is read: the KV-cache step is counted, and marked
+    # as passed by for an encoder.
+    assert Step.ARCHITECTURE in machine.path(state) and len(machine.path(machine.start())) == 11
+    assert machine.skipped(state) == {Step.ARCHITECTURE}
+    assert machine.skipped(at(Step.TASK, DECODER)) == frozenset()
+    assert machine.view(state).progress == (4, 11)
+    assert machine.view(machine.next(state)).progress == (6, 11)
 
 
 def test_encoder_decoder_asks_which_files() -> None:
@@ -523,7 +528,7 @@ def test_done_is_terminal() -> None:
     state = drive(Script(ENCODER))[-1]
     view = machine.view(state)
     assert view.action_names == ("close",) and view.status == "success"
-    assert view.progress == (10, 10)
+    assert view.progress == (11, 11)
     assert machine.next(state) == state and machine.back(state) == state
 
 

@@ -147,7 +147,7 @@ def test_inspect_of_a_missing_model_shows_problem_and_fix(
     [
         "--opset fourteen",  # not a number
         "sample:bert-classifier --bogus",  # unknown flag
-        "sample:bert-classifier --slim",  # a plan flag the wizard does not ask
+        "sample:bert-classifier --dynamo",  # a plan flag the wizard does not ask
         "sample:bert-classifier extra-argument",
         "inspect",  # MODEL missing
         "check --json",

@@ -117,8 +117,9 @@ def test_plan_flags_become_wizard_answers() -> None:
         flags("m", "--opset", "14", "--atol", "1e-3", "--batch_size", "2", "--monolith")
     )
     assert answers == {"opset": 14, "atol": 1e-3, "batch_size": 2, "decoder_files": "monolith"}
-    with pytest.raises(ValueError, match="--slim"):
-        answers_from_args(flags("m", "--slim"))
+    assert answers_from_args(flags("m", "--slim")) == {"slim": True}  # the options step asks it
+    with pytest.raises(ValueError, match="--dynamo"):
+        answers_from_args(flags("m", "--dynamo"))
 
 
 def test_results_join_files_and_validation() -> None:

@@ -307,6 +307,7 @@ async def test_step_bar_fits_the_terminal(tmp_path: Path, width: int) -> None:
         await pilot.pause()
         bar = app.query_one(StepBar)
         line = text_of(bar)
-        assert "Task" in line and "4/10" in line
+        assert "Task" in line and "4/11" in line  # the KV-cache step counts, passed by
         assert len(line) <= width - 2
         assert ("Checks" in line) is (width >= 120)  # full names only where they fit
+        assert ("KV cache" in line) is (width >= 120)

@@ -22,6 +22,7 @@ from onnx_wizard.flow.steps import Step
 from onnx_wizard.flow.text import table_text
 from onnx_wizard.widgets.tui.app import WizardApp
 from onnx_wizard.widgets.tui.fields import CommandBox, TableView
+from onnx_wizard.widgets.tui.overlays import ConfirmQuit
 from onnx_wizard.widgets.tui.recovery import RecoveryModal
 from onnx_wizard.widgets.tui.run_pane import RunPane
 from tests.test_tui_support import idle, pilot_test, start, wait_until, walk
@@ -191,7 +192,12 @@ async def test_the_app_answers_keys_while_an_export_runs_and_quits_cleanly(tmp_p
         assert app.exporting  # all of that happened while the export ran
         assert pane.pid is not None
         tree = [pane.pid] + [p.pid for p in psutil.Process(pane.pid).children(recursive=True)]
-        await pilot.press("ctrl+q")  # quitting mid-export must not leave the export behind
+        await pilot.press("ctrl+q")  # mid-export, quitting asks first (it stops the export)
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmQuit), 2, "the question")
+        await pilot.press("n")  # keep running
+        await wait_until(pilot, lambda: not isinstance(app.screen, ConfirmQuit), 2, "no dialog")
+        assert app.exporting and alive(pane.pid)
+        await pilot.press("ctrl+q", "y")  # quitting mid-export must not leave the export behind
     ended = time.monotonic()
     while any(map(alive, tree)) and time.monotonic() - ended < 2:
         time.sleep(0.05)

@@ -21,10 +21,9 @@ LAYOUT = {"width": "min(640px, 95%)"}
 
 
 def _text(item: Field) -> widgets.Widget:
-    placeholder = "default" if item.kind == "number" else "folder" if item.kind == "path" else ""
     return widgets.Text(
         description=item.label,
-        placeholder=placeholder,
+        placeholder=item.placeholder,
         continuous_update=False,  # answer on Enter or leaving the box, not on every key
         style=WIDE,
         layout=LAYOUT,
@@ -109,6 +108,8 @@ class Control:
         """Show ``item``'s error, and its value when ``value`` (not the box the user is typing
         in: a rejected entry stays visible next to its error)."""
         self.field = item
+        if isinstance(self.widget, widgets.Text):
+            self.widget.placeholder = item.placeholder  # the output folder follows the model
         self.error.value = (
             f"<span style='color:#cf222e'>{render.esc(item.error)}</span>" if item.error else ""
         )
@@ -137,7 +138,7 @@ class Form:
         self._shape: tuple[Any, ...] | None = None
 
     def show(self, items: Sequence[Field], *, editing: str | None = None) -> None:
-        items = [i for i in items if i.name not in self._hidden]
+        items = [i for i in items if i.name not in self._hidden and not i.hidden]
         info = [i for i in items if i.kind == "info"]
         inputs = [i for i in items if i.kind != "info"]
         self.info.value = render.info_table(info) if info else ""

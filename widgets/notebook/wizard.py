@@ -21,6 +21,7 @@ import ipywidgets as widgets
 
 from onnx_wizard.errors import WizardError
 from onnx_wizard.flow import engine, machine, session
+from onnx_wizard.flow.actions import WORK_BUSY
 from onnx_wizard.flow.steps import STREAMING_WORK, ActionView, StepView, WizardState
 from onnx_wizard.flow.text import view_text
 from onnx_wizard.result import ExportResult
@@ -74,6 +75,7 @@ class Wizard(widgets.VBox):
         )
         self.error_area = widgets.HTML()
         self.busy_note = widgets.HTML()
+        self._busy_text = "Working…"  # the engine's words for what runs now
         self.body = widgets.VBox()
         self.outcome = widgets.HTML()
         self.tables = widgets.HTML()
@@ -231,6 +233,7 @@ class Wizard(widgets.VBox):
             self.close()
             return
         yes = bool(action.consent) and bool(self.consent.value)
+        self._busy_text = action.busy
         form = self.forms.get(self.view.step)
         secrets = form.take_secrets() if form is not None else {}
         self._start(lambda: self._perform(action.name, yes, secrets))
@@ -243,6 +246,8 @@ class Wizard(widgets.VBox):
         """Do the long work the view names (checks, inspection, the export) until none is left."""
         while (work := machine.view(self._state).work) is not None:
             before = self._state
+            self._busy_text = WORK_BUSY.get(work, "Working…")
+            self._render()
             if work in STREAMING_WORK:
                 self._export(reset=work != "quantize")  # variants follow the export's log
             else:
@@ -376,7 +381,7 @@ class Wizard(widgets.VBox):
         self.consent.description = wanted
         self.consent.layout.display = "" if wanted else "none"
         blocked = [a.reason for a in view.actions if not a.enabled and a.reason and not busy]
-        note = next((a.busy for a in view.actions if busy), "Working…") if busy else ""
+        note = self._busy_text if busy else ""
         self.busy_note.value = f"<i>{render.esc(note)}</i>" if busy and not control else ""
         if view.error:
             self.busy_note.value += f"<div style='color:#cf222e'>{render.esc(view.error)}</div>"

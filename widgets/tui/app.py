@@ -32,12 +32,14 @@ from textual.widgets import (
 from textual.worker import Worker, WorkerState
 
 from onnx_wizard.flow import engine, machine, session
+from onnx_wizard.flow.actions import QUIT_DURING_RUN, WORK_BUSY
 from onnx_wizard.flow.steps import STREAMING_WORK, ActionView, StepView, WizardState
 from onnx_wizard.widgets.tui import theme
 from onnx_wizard.widgets.tui.dialogs import FolderPicker, ResumeModal
 from onnx_wizard.widgets.tui.export_control import ExportControl
 from onnx_wizard.widgets.tui.fields import FieldRow, answer_value, dom_id, same_as_shown
 from onnx_wizard.widgets.tui.messages import StateReady
+from onnx_wizard.widgets.tui.overlays import ConfirmQuit, KeysScreen, key_rows
 from onnx_wizard.widgets.tui.recovery import RecoveryModal
 from onnx_wizard.widgets.tui.run_pane import RunPane
 from onnx_wizard.widgets.tui.stepview import StepBar, StepForm
@@ -56,7 +58,8 @@ class WizardApp(ExportControl, App[int]):
         Binding("ctrl+f", "find", "Find in log"),
         Binding("ctrl+o", "doctor", "Doctor"),
         Binding("ctrl+t", "toggle_theme", "Light/dark"),
-        Binding("ctrl+q", "quit", "Quit", priority=True),
+        Binding("question_mark", "keys", "Keys", show=False),
+        Binding("ctrl+q", "ask_quit", "Quit", priority=True),
     ]
 
     def __init__(
@@ -166,6 +169,7 @@ class WizardApp(ExportControl, App[int]):
         elif not in_run:
             for row in form.query(FieldRow):
                 row.set_error(view.field(row.item.name).error)
+                row.set_placeholder(view.field(row.item.name).placeholder)
         self._shape = shape
         await self._draw_buttons(view)
         self._update_actions()
@@ -234,7 +238,7 @@ class WizardApp(ExportControl, App[int]):
         if view.work in STREAMING_WORK:
             self.start_export(reset=view.work != "quantize")  # variants follow the export's log
             return
-        self.busy, self.busy_text = True, "Working..."
+        self.busy, self.busy_text = True, WORK_BUSY.get(view.work, "Working...")
         self._update_actions()
         self._work_worker(self.state)
 
@@ -348,6 +352,30 @@ class WizardApp(ExportControl, App[int]):
         from onnx_wizard.widgets.tui.doctor import DoctorScreen
 
         self.push_screen(DoctorScreen())
+
+    def action_keys(self) -> None:
+        """``?``: the keys of this screen, from the bindings themselves."""
+        if isinstance(self.focused, Input) or len(self.screen_stack) > 1:
+            return  # a "?" typed into a field is just a character
+        bound = [(b.key, b.description) for b in self.BINDINGS if isinstance(b, Binding)]
+        bound += [(a.key, a.label.strip(" ›‹")) for a in self.view.actions if a.key]
+        self.push_screen(KeysScreen(key_rows(bound)))
+
+    def action_ask_quit(self) -> None:
+        """Quit; while an export runs, ask first (quitting stops it)."""
+        if not self.exporting:
+            if self.busy:  # the engine may be building a sample model: that stops too
+                engine.RunControl().cancel()  # no export to wait for: returns at once
+            self.exit(0)
+            return
+        if isinstance(self.screen, ConfirmQuit):
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.call_later(self.action_quit)  # stops the export, then exits
+
+        self.push_screen(ConfirmQuit(QUIT_DURING_RUN), answered)
 
     def action_toggle_theme(self) -> None:
         self.theme = theme.LIGHT.name if self.theme == theme.DARK.name else theme.DARK.name

@@ -13,6 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, DirectoryTree, Input, Log, Static
 
 from onnx_wizard.flow.session import SessionInfo
+from onnx_wizard.widgets.tui.overlays import FolderTree
 
 
 class ResumeModal(ModalScreen[bool]):
@@ -61,7 +62,7 @@ class FolderPicker(ModalScreen[str | None]):
         with Vertical(classes="dialog tall"):
             yield Static("[b]Pick a folder[/b]", classes="dialog-title")
             yield Input(str(self.root), id="picker-path", compact=True)
-            yield DirectoryTree(str(self.root), id="picker-tree")
+            yield FolderTree(str(self.root), id="picker-tree")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Use this folder", id="picker-use", variant="primary", compact=True)
                 yield Button("Cancel", id="picker-cancel", compact=True)

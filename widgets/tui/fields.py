@@ -18,12 +18,14 @@ from rich.markup import escape
 from rich.table import Table as RichTable
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.events import Resize
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, SelectionList, Static, Switch
 
 from onnx_wizard.flow.steps import Field
 from onnx_wizard.flow.steps import Table as ViewTable
 from onnx_wizard.inspection.samples import SAMPLES
+from onnx_wizard.widgets.tui.narrow import TickList, count_text, stacked, too_wide
 
 STATUS_MARKS = {"ok": "✓ ok", "warn": "! warn", "fail": "✗ fail", "passed": "✓", "failed": "✗"}
 
@@ -49,7 +51,7 @@ def _number(item: Field) -> Widget:
     shown = "" if value is None else (f"{value:g}" if isinstance(value, float) else str(value))
     return Input(
         shown,
-        placeholder="default",
+        placeholder=item.placeholder,
         type="integer" if item.integer else "number",
         name=item.name,
         id=f"field-{dom_id(item.name)}",
@@ -86,7 +88,7 @@ def _bool(item: Field) -> Widget:
 
 def _multichoice(item: Field) -> Widget:
     picked = {str(v) for v in item.value or ()}
-    return SelectionList[str](
+    return TickList(
         *[(label, str(value), str(value) in picked) for value, label in item.choices],
         name=item.name,
         id=f"field-{dom_id(item.name)}",
@@ -149,11 +151,7 @@ def _shown(value: Any) -> str:
 
 
 def _placeholder(item: Field) -> str:
-    if item.name == "source":
-        return "Hub id, local folder, or sample:NAME"
-    if item.kind == "path":
-        return "folder (empty: named after the model)"
-    return ""
+    return item.placeholder
 
 
 class FieldRow(Widget):
@@ -195,6 +193,9 @@ class FieldRow(Widget):
                             compact=True,
                             tooltip=sample.description,
                         )
+            if item.kind == "multichoice":
+                picked = len(item.value or ())
+                yield Label(count_text(picked, len(item.choices)), classes="pick-count")
             yield Static(escape(item.help), classes="help")
             yield Static(escape(item.error or ""), classes="error")
 
@@ -205,6 +206,17 @@ class FieldRow(Widget):
         # Say yes/no beside the switch: its two looks alone are easy to misread. (The event
         # goes on to the app, which answers it.)
         self.query_one(".switch-state", Label).update(_display(event.value))
+
+    def on_selection_list_selected_changed(self, event: SelectionList.SelectedChanged) -> None:
+        # (Not stopped: the app answers it too.)
+        picked = len(event.selection_list.selected)
+        self.query_one(".pick-count", Label).update(count_text(picked, len(self.item.choices)))
+
+    def set_placeholder(self, placeholder: str) -> None:
+        """The engine's words for an empty input follow other answers (the output folder
+        follows the model)."""
+        for entry in self.query(Input):
+            entry.placeholder = placeholder
 
     def set_error(self, error: str | None) -> None:
         shown = self.query_one(".error", Static)
@@ -286,6 +298,18 @@ class TableView(Static):
         super().__init__(rich_table(table), id=f"table-{dom_id(table.name)}", classes="table")
         self.table = table
 
+    def on_resize(self, event: Resize) -> None:
+        # Too wide for the terminal (80 columns): one block per row, so no cell is cut.
+        shown = rich_table(self.table)
+        names = [self.table.columns[0], *(row[0] for row in self.table.rows if row)]
+        if event.size.width > 0 and too_wide(shown, names, event.size.width):
+            view = self.table
+            rows = tuple(tuple(_mark(escape(cell)) for cell in row) for row in view.rows)
+            text = stacked(view.title, view.columns, rows)
+            self.update(text + (f"\n\n{escape(view.note)}" if view.note else ""))
+        else:
+            self.update(shown)
+
 
 def rich_table(table: ViewTable) -> RichTable:
     shown = RichTable(
@@ -318,6 +342,8 @@ def form_widgets(fields: tuple[Field, ...]) -> list[Widget]:
     checks = [f for f in fields if f.name.startswith("check:")]
     widgets: list[Widget] = []
     for item in fields:
+        if item.hidden:
+            continue
         if item.kind != "info":
             widgets.append(FieldRow(item))
         elif item.name.startswith("check:"):

@@ -15,7 +15,7 @@ from typing import Any
 from rich.markup import escape
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Input, Label, Log, ProgressBar, Static
+from textual.widgets import Input, Label, ProgressBar, RichLog, Static
 
 from onnx_wizard.flow.results import RUN_STAGES
 from onnx_wizard.planning.memory import format_size
@@ -43,6 +43,7 @@ class RunPane(Vertical):
         self.stage_states: dict[str, str] = {}
         self.pid: int | None = None
         self.attempt = 1
+        self.history: list[str] = []  # one line per finished attempt of this run
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="run-top"):
@@ -59,21 +60,27 @@ class RunPane(Vertical):
                 yield Static("Elapsed  -", id="run-elapsed")
                 yield Static("Memory   -", id="run-memory")
                 yield Static("Peak     -", id="run-peak")
+        yield Static("", id="run-history")
         yield Static("", id="run-outcome")
         with Horizontal(id="log-tools"):
             yield Input(placeholder="Search the log (ctrl+f)", id="log-search", compact=True)
             yield Static("", id="log-count")
-        yield Log(id="log", max_lines=MAX_LINES)
+        # RichLog wraps long lines (a traceback's last line is the one that matters).
+        yield RichLog(id="log", max_lines=MAX_LINES, wrap=True, markup=False, highlight=False)
 
     def on_mount(self) -> None:
         self.set_interval(0.5, self._tick)
 
     # ---- events --------------------------------------------------------------------------------
 
-    def reset(self) -> None:
-        """A new attempt: clear the stages and the log."""
+    def reset(self, *, keep_history: bool = False) -> None:
+        """A new attempt (``keep_history``) or run: clear the stages and the log."""
+        if not keep_history:
+            self.history = []
+            self.attempt = 1
+        self._show_history()
         self.lines.clear()
-        self.query_one(Log).clear()
+        self.query_one(RichLog).clear()
         self.started_at = self.finished_at = None
         self.current, self.stage_states, self.pid = None, {}, None
         for stage, _ in STAGES:
@@ -88,8 +95,10 @@ class RunPane(Vertical):
     def handle(self, event: Mapping[str, Any]) -> None:
         kind = event.get("event")
         if kind == "attempt":
-            self.reset()
+            self.reset(keep_history=True)
             self.attempt = int(event.get("number") or 1)
+            self.query_one("#run-current", Static).update(f"Starting attempt {self.attempt}...")
+            self._show_history()
             self.add_line(f"$ {event.get('command', '')}")
         elif kind == "started":
             self.started_at = time.monotonic()
@@ -112,6 +121,10 @@ class RunPane(Vertical):
             self.finish(str(event.get("status")))
 
     def finish(self, status: str) -> None:
+        stage = dict(STAGES).get(self.current or "", "the start")
+        words = {"ok": "finished", "cancelled": "cancelled", "failed": f"failed during {stage}"}
+        self.history.append(f"Attempt {self.attempt}: {words.get(status, status)}")
+        self._show_history()
         if self.started_at is not None and self.finished_at is None:
             self.finished_at = time.monotonic()
             self._tick()
@@ -123,6 +136,12 @@ class RunPane(Vertical):
             self._set_stage(self.current, "cancelled" if status == "cancelled" else "failed")
         words = {"ok": "Finished", "cancelled": "Cancelled", "failed": "Failed"}
         self.query_one("#run-current", Static).update(f"[b]{words.get(status, status)}[/b]")
+
+    def _show_history(self) -> None:
+        shown = self.query_one("#run-history", Static)
+        many = len(self.history) > 1 or self.attempt > 1
+        shown.update(escape("\n".join(self.history)) if many else "")
+        shown.display = many and bool(self.history)
 
     def show_outcome(self, text: str, tone: str = "") -> None:
         outcome = self.query_one("#run-outcome", Static)
@@ -148,15 +167,18 @@ class RunPane(Vertical):
         if len(self.lines) > MAX_LINES:
             del self.lines[: len(self.lines) - MAX_LINES]
         if self._matches(line):
-            self.query_one(Log).write_line(line)
+            self.query_one(RichLog).write(line)
         self._count()
 
     def search(self, text: str) -> None:
         """Show only the lines containing ``text`` (case-insensitive); empty shows all."""
         self.query_text = text.strip().lower()
-        log = self.query_one(Log)
+        log = self.query_one(RichLog)
         log.clear()
-        log.write_lines([line for line in self.lines if self._matches(line)])
+        for line in self.lines:
+            if self._matches(line):
+                log.write(line, scroll_end=False)
+        log.scroll_end(animate=False)  # the last hit, where a failure's cause usually is
         self._count()
 
     def on_input_changed(self, event: Input.Changed) -> None:
@@ -167,7 +189,7 @@ class RunPane(Vertical):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "log-search":
             event.stop()  # Enter in the search box must not press Next
-            self.query_one(Log).focus()
+            self.query_one(RichLog).focus()
 
     def _matches(self, line: str) -> bool:
         return not self.query_text or self.query_text in line.lower()

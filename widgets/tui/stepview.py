@@ -35,10 +35,12 @@ class StepBar(Static):
     def __init__(self, **kwargs: object) -> None:
         super().__init__("", **kwargs)  # type: ignore[arg-type]
         self._steps: tuple[Step, ...] = ()
+        self._skipped: frozenset[Step] = frozenset()
         self._index = 1
 
     def show(self, state: WizardState, view: StepView) -> None:
         self._steps = machine.path(state)
+        self._skipped = machine.skipped(state)
         self._index = view.progress[0]
         self._draw()
 
@@ -50,14 +52,17 @@ class StepBar(Static):
             return
         total = len(self._steps)
         count = f"  [$text-muted]{self._index}/{total}[/]"
-        full = " [$text-muted]›[/] ".join(
+        parts = [
             self._part(number, step, short=False) for number, step in enumerate(self._steps, 1)
-        )
-        # What the full bar takes on screen: "✓ Name" or " Name " per step, " › " between.
-        plain = sum(len(SHORT_NAMES[s]) + 2 for s in self._steps) + 3 * (total - 1)
-        plain += len(f"  {self._index}/{total}")
+        ]
+        # What the full bar takes on screen: "✓ Name" or " Name " per step, a separator between.
+        names = sum(len(SHORT_NAMES[s]) + 2 for s in self._steps) + len(f"  {self._index}/{total}")
         width = self.size.width or 80
-        if plain > width:  # narrow terminal: only the current step keeps its name
+        if names + 3 * (total - 1) <= width:
+            full = " [$text-muted]›[/] ".join(parts)
+        elif names + (total - 1) <= width:  # 120 columns: every name still fits, closer together
+            full = " ".join(parts)
+        else:  # narrow terminal: only the current step keeps its name
             full = " ".join(
                 self._part(number, step, short=True) for number, step in enumerate(self._steps, 1)
             )
@@ -65,6 +70,8 @@ class StepBar(Static):
 
     def _part(self, number: int, step: Step, *, short: bool) -> str:
         name = SHORT_NAMES[step]
+        if step in self._skipped:  # passed by: neither done nor to come
+            return "[$text-muted]-[/]" if short else f"[$text-muted strike]{name}[/]"
         if number < self._index:
             return "[$success]✓[/]" if short else f"[$success]✓[/] [$text-muted]{name}[/]"
         if number == self._index:

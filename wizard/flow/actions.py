@@ -33,6 +33,20 @@ BUSY: dict[str, str] = {
     "cancel": "Cancelling the export...",
     "finish": "Finishing...",
 }
+# What each face shows while the engine does the long work a view names (``StepView.work``).
+WORK_BUSY: dict[str, str] = {
+    "checks": "Checking your environment: Python packages, memory, disk...",
+    "inspect": "Reading the model: its config, weights and tasks...",
+    "export": "Starting the export...",
+    "quantize": "Making and checking the quantized variants...",
+    "stage": "Staging the files and writing the model card...",
+    "upload": "Uploading to the Hub...",
+}
+# Asked before a face quits while an export runs (quitting stops it).
+QUIT_DURING_RUN = (
+    "An export is running. Quitting stops it and leaves the output folder as it was; your "
+    "answers stay saved, so you can run it again later."
+)
 BUSY_NEXT: dict[Step, str] = {
     Step.SOURCE: "Reading the model and checking your environment...",
     Step.VALIDATE: "Preparing the next step...",

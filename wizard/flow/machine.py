@@ -139,15 +139,25 @@ def successors(step: Step) -> frozenset[Step]:
 
 
 def path(state: WizardState) -> tuple[Step, ...]:
-    """The steps of this run in order, for a step bar (RECOVER is a detour, shown as RUN)."""
-    answers, facts, seen = state.answers, state.facts, {state.step, *state.history}
-    steps = [Step.SOURCE, Step.PREREQUISITES, Step.MODEL, Step.TASK]
-    if asks_architecture(answers, facts) or Step.ARCHITECTURE in seen:
-        steps.append(Step.ARCHITECTURE)
+    """The steps of this run in order, for a step bar (RECOVER is a detour, shown as RUN).
+
+    The KV-cache step is always counted, so the count stays the same when the model is read
+    (an encoder passes it by: :func:`skipped`)."""
+    answers, seen = state.answers, {state.step, *state.history}
+    steps = [Step.SOURCE, Step.PREREQUISITES, Step.MODEL, Step.TASK, Step.ARCHITECTURE]
     steps += [Step.EXPORT_OPTIONS, Step.QUANTIZATION, Step.REVIEW, Step.RUN, Step.VALIDATE]
     if answers.get("publish") or Step.PUBLISH in seen:
         steps.append(Step.PUBLISH)
     return (*steps, Step.DONE)
+
+
+def skipped(state: WizardState) -> frozenset[Step]:
+    """Steps of :func:`path` this walk passes by (a step bar marks them, never as done)."""
+    seen = {state.step, *state.history}
+    known, facts = state.facts.report is not None, state.facts
+    if known and Step.ARCHITECTURE not in seen and not asks_architecture(state.answers, facts):
+        return frozenset({Step.ARCHITECTURE})
+    return frozenset()
 
 
 def to_mermaid() -> str:
@@ -188,7 +198,7 @@ def view(state: WizardState) -> StepView:
     outcome, tone = results.outcome(step, state.answers, state.facts)
     return StepView(
         step=step,
-        title=views.title(step),
+        title=views.title(step, status),
         help=views.help_text(step, state.facts, status),
         fields=shown,
         status=status,

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from onnx_wizard.flow import explain
 from onnx_wizard.flow.steps import (
     ANSWER_STEPS,
     FIELD_HELP,
@@ -113,6 +114,10 @@ def cross_errors(step: Step, values: Answers, facts: Facts) -> dict[str, str]:
             errors["dtype"] = f"A {values['dtype']} export runs on the GPU: set Device to cuda."
         if values.get("optimize") == "O4":
             errors["optimize"] = "O4 runs on the GPU: set Device to cuda, or pick O3."
+    if step is Step.EXPORT_OPTIONS and values.get("slim"):
+        missing = [c for c in facts.checks or () if c.get("name") == "onnxslim"]
+        if missing and missing[0].get("status") != "ok":
+            errors["slim"] = "onnxslim is not installed: pip install onnxslim, or turn this off."
     return errors
 
 
@@ -133,10 +138,7 @@ def status(step: Step, answers: Answers, facts: Facts) -> tuple[Status, str | No
         if facts.report is None:
             return "running", None
         if not facts.report.get("supported", True):
-            kind = facts.report.get("model_type", "this model type")
-            return "blocked", (
-                f"optimum cannot export {kind} to ONNX yet. Go back and pick another model."
-            )
+            return "blocked", explain.unsupported_text(facts.report)
     elif step is Step.TASK and not form(step, answers, facts)[0].choices:
         return "blocked", "No task is known for this model. Go back and inspect it again."
     elif step is Step.RUN:
@@ -193,8 +195,16 @@ STATUS_HELP: dict[tuple[Step, Status], str] = {
 }
 
 
-def title(step: Step) -> str:
-    return TITLES[step]
+# A title that depends on how the step stands: "Exporting" is false once the run ended.
+STATUS_TITLES: dict[tuple[Step, Status], str] = {
+    (Step.RUN, "success"): "Export finished",
+    (Step.RUN, "failed"): "Export failed",
+    (Step.RUN, "cancelled"): "Export cancelled",
+}
+
+
+def title(step: Step, state_status: Status = "ready") -> str:
+    return STATUS_TITLES.get((step, state_status), TITLES[step])
 
 
 def help_text(step: Step, facts: Facts, state_status: Status = "ready") -> str:
@@ -224,8 +234,15 @@ def _whole(name: str, label: str, lowest: int, highest: int) -> Field:
 
 def _source(answers: Answers, facts: Facts) -> tuple[Field, ...]:
     return (
-        _ask("source", "text", "Model", required=True),
-        _ask("output", "path", "Output folder"),
+        replace(
+            _ask("source", "text", "Model", required=True),
+            placeholder="Hub id, local folder, or sample:NAME",
+        ),
+        # The suggestion follows the model until the user types a folder of their own.
+        replace(
+            _ask("output", "path", "Output folder"),
+            placeholder=explain.output_placeholder(answers.get("source")),
+        ),
         _ask(
             "overwrite",
             "bool",
@@ -266,9 +283,15 @@ def _model(answers: Answers, facts: Facts) -> tuple[Field, ...]:
         _info("architectures", "Architecture", ", ".join(info.get("architectures") or ())),
         _info("kind", "Kind", kind),
         _info("parameters", "Parameters", size),
+        _info("weights", "Weights", explain.weights_text(info)),
+        _info("ram", "Memory", explain.ram_text(info, facts)),
         _info("library", "Library", info.get("library")),
         _info("supported", "ONNX export supported", "yes" if info.get("supported", True) else "no"),
-        _ask("trust_remote_code", "bool", "Run the model's code", default=False),
+        # Only a model with code of its own asks; a flag or a remedy can still set it.
+        replace(
+            _ask("trust_remote_code", "bool", "Run the model's code", default=False),
+            hidden=not (explain.needs_remote_code(info) or answers.get("trust_remote_code")),
+        ),
     )
 
 
@@ -290,9 +313,13 @@ def _task(answers: Answers, facts: Facts) -> tuple[Field, ...]:
 def _architecture(answers: Answers, facts: Facts) -> tuple[Field, ...]:
     info = report(facts)
     recommended = bool(info.get("with_past", True))
-    fields = [_ask("with_past", "bool", "Use a KV cache", default=recommended)]
+    with_past = bool(answers.get("with_past", recommended))
+    fields = [
+        _ask("with_past", "bool", "Use a KV cache", default=recommended),
+        # Every choice's files and cost, readable before anything is toggled.
+        _info("file_choices", "What each choice writes", explain.choices_text(info, with_past)),
+    ]
     if info.get("is_encoder_decoder"):
-        with_past = answers.get("with_past", recommended)
         choices = (
             (
                 ("merged", "One merged decoder: decoder_model_merged.onnx (Transformers.js)"),
@@ -321,15 +348,35 @@ def _export_options(answers: Answers, facts: Facts) -> tuple[Field, ...]:
         ("O2", "O2: O1 + operator fusions"),
         ("O3", "O3: O2 + GELU approximation"),
     ) + ((("O4", "O4: O3 + fp16 mixed precision (GPU only)"),) if gpu else ())
-    return (
-        _whole("opset", "Opset", *OPSET_RANGE),
-        _ask("device", "choice", "Device", devices, "cpu", required=True),
-        _ask("dtype", "choice", "Precision", dtypes, "fp32", required=True),
-        _ask("optimize", "choice", "Optimization", levels, None),
-        _ask("atol", "number", "Tolerance (atol)", minimum=1e-12, maximum=1.0),
-        _whole("batch_size", "Batch size", 1, 1024),
-        _whole("sequence_length", "Sequence length", 1, 1 << 20),
+    info = report(facts)
+    no_gpu = "" if gpu else explain.only_choice_text("the CPU", "no CUDA GPU was found")
+    fp32_only = "" if gpu else explain.only_choice_text("fp32", "no CUDA GPU was found")
+    dtype, task = str(answers.get("dtype") or "fp32"), chosen_task(answers, facts)
+    opset = replace(
+        _whole("opset", "Opset", *OPSET_RANGE), placeholder=f"{explain.DEFAULT_OPSET} (default)"
     )
+    atol = replace(
+        _ask("atol", "number", "Tolerance (atol)", minimum=1e-12, maximum=1.0),
+        placeholder=explain.atol_placeholder(task, dtype),
+    )
+    batch, sequence = explain.SHAPE_DEFAULTS
+    return (
+        opset,
+        _with_note(_ask("device", "choice", "Device", devices, "cpu", required=True), no_gpu),
+        _with_note(_ask("dtype", "choice", "Precision", dtypes, "fp32", required=True), fp32_only),
+        _ask("optimize", "choice", "Optimization", levels, None),
+        replace(atol, help=f"{explain.atol_default_text(info, task, dtype)} {atol.help}"),
+        _ask("slim", "bool", "Slim the graph (--slim)", default=False),
+        replace(_whole("batch_size", "Batch size", 1, 1024), placeholder=f"{batch} (default)"),
+        replace(
+            _whole("sequence_length", "Sequence length", 1, 1 << 20),
+            placeholder=f"{sequence} (default)",
+        ),
+    )
+
+
+def _with_note(item: Field, note: str) -> Field:
+    return replace(item, help=f"{note} {item.help}".strip()) if note else item
 
 
 def _quantization(answers: Answers, facts: Facts) -> tuple[Field, ...]:
@@ -357,9 +404,10 @@ def _review(answers: Answers, facts: Facts) -> tuple[Field, ...]:
         if report(facts).get("is_encoder_decoder"):
             fields.append(_info("plan_files", "Decoder files", answers.get("decoder_files")))
     export = ", ".join(
-        f"{name} {answers[name]}"
+        # A switch reads as its name when on (never "slim False").
+        name if answers[name] is True else f"{name} {answers[name]}"
         for name, step in ANSWER_STEPS.items()
-        if step is Step.EXPORT_OPTIONS and answers.get(name) is not None
+        if step is Step.EXPORT_OPTIONS and answers.get(name) not in (None, False)
     )
     from onnx_wizard.flow import quantizing
     from onnx_wizard.planning.answers import default_output

@@ -71,6 +71,7 @@ def plan_from_answers(answers: Mapping[str, Any], report: Mapping[str, Any]) -> 
         atol=answers.get("atol"),
         no_post_process=files == "separate",
         monolith=files == "monolith",
+        slim=bool(answers.get("slim")),
         trust_remote_code=bool(answers.get("trust_remote_code")),
         library_name=_optimum_library(report),
         shapes=shapes,
@@ -137,12 +138,14 @@ def answers_from_args(args: argparse.Namespace) -> dict[str, Any]:
             answers[name] = getattr(args, name)
     if getattr(args, "trust_remote_code", False):
         answers["trust_remote_code"] = True
+    if getattr(args, "slim", False):
+        answers["slim"] = True
     if getattr(args, "monolith", False):
         answers["decoder_files"] = "monolith"
     elif getattr(args, "no_post_process", False):
         answers["decoder_files"] = "separate"
     handled = {*_SAME_NAME, *_SHAPES, *_NOT_FLAGS, "trust_remote_code", "monolith"}
-    handled.add("no_post_process")
+    handled.update(("no_post_process", "slim"))
     unasked = sorted(
         name
         for name, value in vars(args).items()

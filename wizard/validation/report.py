@@ -72,6 +72,13 @@ def output_atol(atol: float, dtype: str, peak: float, *, user_set: bool) -> floa
     return max(atol, RULES.get(dtype, RULES["fp32"])[1] * peak)
 
 
+def _items_named(entry: str) -> int:
+    """How many files or outputs one ``not_validated`` entry names: "decoder.onnx a, b, c
+    (step 2): why" names three, "model.onnx: why" one."""
+    head = entry.split(": ", 1)[0].split(" (", 1)[0]
+    return head.count(",") + 1
+
+
 def _fmt(value: float) -> str:
     mantissa, exponent = f"{value:.0e}".split("e")
     return f"{mantissa}e{int(exponent)}"
@@ -184,7 +191,8 @@ class ValidationReport:
 
     def summary(self) -> str:
         """One line: the verdict and the number that decided it."""
-        skipped = f"; {len(self.not_validated)} item(s) not validated" if self.not_validated else ""
+        count = sum(_items_named(entry) for entry in self.not_validated)
+        skipped = f"; {count} item(s) not validated (listed below)" if count else ""
         if self.error is not None and not self.checks:
             return f"Validation could not run: {self.error}"
         failed = self.failed_checks
