@@ -296,14 +296,41 @@ def test_the_terminal_app_stages_and_uploads_with_progress_per_file(
     assert_no_token_in(wizard_home, texts=tuple(lines))
 
 
+def at_quantize(quantized: dict[str, Any]) -> WizardState:
+    """The shared run just after its export passed, its variants not made yet."""
+    done: WizardState = quantized["state"]
+    history = done.history[: done.history.index(Step.RUN)]
+    return WizardState(Step.RUN, done.answers, replace(done.facts, quantization=None), history)
+
+
+def test_the_terminal_app_makes_the_variants_with_a_line_each(quantized: dict[str, Any]) -> None:
+    from onnx_wizard.widgets.tui.app import WizardApp
+
+    async def run() -> tuple[WizardState, list[str], bool]:
+        app = WizardApp(state=at_quantize(quantized))
+        async with app.run_test(size=(120, 50)) as pilot:
+            deadline, cancellable = time.monotonic() + WAIT, False
+            while time.monotonic() < deadline:
+                await pilot.pause(0.05)
+                cancellable = cancellable or bool(app.exporting and app.query("#act-cancel"))
+                if app.settled and machine.view(app.state).work is None:
+                    break
+            final, lines = app.state, app.run_log_lines()
+            await pilot.press("ctrl+q")
+        return final, lines, cancellable
+
+    final, lines, cancellable = asyncio.run(run())
+    assert cancellable  # Cancel was offered while the variants were made
+    assert final.step is Step.VALIDATE and final.facts.quantization["status"] == "ok"
+    assert any(line.startswith("$ onnx-wizard quantize") for line in lines), lines
+    assert sum(": passed, " in line for line in lines) == 2, lines
+
+
 def test_cancel_stops_the_variants_and_the_results_say_so(quantized: dict[str, Any]) -> None:
     # Last in this file: a cancelled run rewrites quantization.json in the shared export.
     import threading
 
-    done: WizardState = quantized["state"]
-    history = done.history[: done.history.index(Step.RUN)]
-    facts = replace(done.facts, quantization=None)  # the export passed; variants not made yet
-    at_run = WizardState(Step.RUN, done.answers, facts, history)
+    at_run = at_quantize(quantized)
     assert machine.view(at_run).work == "quantize" and machine.view(at_run).offers("cancel")
     control = engine.RunControl()
 
