@@ -232,7 +232,7 @@ def test_an_exception_in_a_callback_is_shown_in_the_widget(
 ) -> None:
     wizard = Wizard(model="sample:bert-classifier", output=str(tmp_path / "out"))
 
-    def broken(state: object, action: str, yes: bool = False) -> object:
+    def broken(state: object, action: str, **options: object) -> object:
         raise RuntimeError("the engine broke <b>here</b>")
 
     monkeypatch.setattr(engine, "act", broken)
