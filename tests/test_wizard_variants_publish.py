@@ -343,3 +343,24 @@ def test_cancel_stops_the_variants_and_the_results_say_so(quantized: dict[str, A
     assert time.monotonic() - started < 30
     assert stopped.step is Step.VALIDATE and stopped.facts.quantization["status"] == "cancelled"
     assert "cancelled" in machine.view(stopped).outcome
+
+
+def test_a_static_preset_asks_for_calibration_and_checks_the_file_on_next(
+    tmp_path: Path,
+) -> None:
+    from tests.test_machine import at
+
+    state = machine.answer(at(Step.QUANTIZATION), "ort_presets", ["cpu-qdq"])
+    assert machine.view(state).field("calibration").kind == "path"
+    samples = tmp_path / "samples.csv"
+    samples.write_text("id,sentence\n1,The weather is nice today.\n2,I like green tea.\n")
+    state = machine.answer(state, "calibration", str(samples))
+    refused = engine.act(state, "next")
+    assert refused.step is Step.QUANTIZATION
+    error = machine.view(refused).field("calibration_column").error or ""
+    assert "sentence" in error and "Column field" in error  # it names the columns there are
+    state = machine.answer(refused, "calibration_column", "sentence")
+    review = engine.act(state, "next")
+    assert review.step is Step.REVIEW, machine.view(review).error
+    line = machine.view(review).field("quantize_command").value
+    assert f"--calibration {samples}" in line and "--column sentence" in line

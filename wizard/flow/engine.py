@@ -110,6 +110,12 @@ PLAN_SHOWN = (Step.REVIEW, Step.RUN, Step.VALIDATE, Step.RECOVER, Step.PUBLISH, 
 
 def go_next(state: WizardState) -> WizardState:
     """Next, with the engine's work around it: validate the source first, then route, refresh."""
+    if state.step is Step.QUANTIZATION:
+        stale = ("calibration", "calibration_column")  # checked again from scratch
+        state = replace(state, errors={k: v for k, v in state.errors.items() if k not in stale})
+        problem = quantizing.calibration_error(machine.effective_answers(state))
+        if problem is not None:
+            return replace(state, errors={**state.errors, problem[0]: problem[1]}, attempted=True)
     if state.step is Step.SOURCE:
         state = replace(state, errors={k: v for k, v in state.errors.items() if k != "source"})
         state = check_output(state)

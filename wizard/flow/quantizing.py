@@ -81,7 +81,25 @@ def command_line(output: str, answers: Answers) -> str:
     words = ["onnx-wizard", "quantize", output, "--targets", ",".join(targets)]
     if answers.get("calibration") and needs_calibration(answers):
         words += ["--calibration", str(answers["calibration"])]
+        if answers.get("calibration_column"):
+            words += ["--column", str(answers["calibration_column"])]
     return shlex.join(words)
+
+
+def calibration_error(answers: Answers) -> tuple[str, str] | None:
+    """(field, problem and fix) when the calibration file the static presets need cannot be
+    read as asked: found on QUANTIZATION's Next, not after the export."""
+    if not (needs_calibration(answers) and answers.get("calibration")):
+        return None
+    from onnx_wizard.quantize.calibration import load_samples
+
+    try:
+        load_samples(answers["calibration"], column=answers.get("calibration_column") or None)
+    except WizardError as error:
+        fix = error.fix.replace("--column", "the Column field")
+        field = "calibration_column" if "column" in error.problem.lower() else "calibration"
+        return field, f"{error.problem} Fix: {fix}"
+    return None
 
 
 def variant_line(row: Mapping[str, Any], index: int, total: int) -> str:
@@ -146,11 +164,13 @@ def run_quantization(
             emit({"event": "progress", "fraction": event["index"] / max(1, event["total"])})
 
     calibration = answers.get("calibration") if needs_calibration(answers) else None
+    column = answers.get("calibration_column") if calibration else None
     try:
         report = quantize_folder(
             output,
             targets,
             calibration=calibration or None,
+            column=column or None,
             task=task,
             on_event=events,
             export_command=export_command,

@@ -353,6 +353,7 @@ ANSWER_STEPS: dict[str, Step] = {
     "ort_presets": Step.QUANTIZATION,
     "js_dtypes": Step.QUANTIZATION,
     "calibration": Step.QUANTIZATION,
+    "calibration_column": Step.QUANTIZATION,
     "publish": Step.VALIDATE,
     "remedy": Step.RECOVER,
     "recovery": Step.RECOVER,
@@ -495,8 +496,9 @@ FIELD_HELP: dict[str, str] = {
     "publish": "Stage the files in the onnx-community layout next, and upload them if you like.",
     "calibration": (
         "Static presets (tensorrt, cpu-qdq) calibrate on samples: a text file with one sample a "
-        "line, JSONL or CSV. Empty: built-in everyday sentences."
+        "line, JSONL or CSV. Empty: built-in everyday sentences. Checked when you press Next."
     ),
+    "calibration_column": "For a JSONL or CSV file: the field or column that holds the text.",
     "token": (
         "A Hugging Face token with write access (https://huggingface.co/settings/tokens). It is "
         "checked with the Hub and saved with huggingface_hub's login, never in the session."

@@ -390,6 +390,7 @@ def _quantization(answers: Answers, facts: Facts) -> tuple[Field, ...]:
     ]
     if quantizing.needs_calibration(answers):
         fields.append(_ask("calibration", "path", "Calibration samples"))
+        fields.append(_ask("calibration_column", "text", "Column (JSONL or CSV)"))
     return tuple(fields)
 
 
