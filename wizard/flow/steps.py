@@ -488,7 +488,11 @@ FIELD_HELP: dict[str, str] = {
         "The size of the dummy input used to trace and check the model. Empty uses optimum's "
         "defaults (batch 2, sequence 16); the exported model still accepts any size."
     ),
-    "ort_presets": "Dynamic int8 quantization tuned for one CPU family, run with ONNX Runtime.",
+    "ort_presets": (
+        "ONNX Runtime int8 for servers and PCs: a dynamic preset per CPU family (this machine's "
+        "is marked), or static QDQ (tensorrt, cpu-qdq) calibrated on samples. Each goes to its "
+        "own ort-<preset>/ folder, so the names never clash with the Transformers.js files."
+    ),
     "js_dtypes": (
         "Files Transformers.js loads with { dtype: ... }: q8 -> model_quantized.onnx, "
         "fp16 -> model_fp16.onnx, q4 -> model_q4.onnx, and so on."
