@@ -305,7 +305,7 @@ class TableView(Static):
         if event.size.width > 0 and too_wide(shown, names, event.size.width):
             view = self.table
             rows = tuple(tuple(_mark(escape(cell)) for cell in row) for row in view.rows)
-            text = stacked(view.title, view.columns, rows)
+            text = stacked(view.title, view.columns, rows, event.size.width)
             self.update(text + (f"\n\n{escape(view.note)}" if view.note else ""))
         else:
             self.update(shown)

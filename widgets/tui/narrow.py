@@ -7,6 +7,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.segment import Segment
 from rich.table import Table as RichTable
+from rich.text import Text
 from textual.strip import Strip
 from textual.widgets import SelectionList
 from textual.widgets._toggle_button import ToggleButton
@@ -45,16 +46,24 @@ def too_wide(table: RichTable, names: list[str], width: int) -> bool:
     return natural - first + min(first, 20) > width
 
 
-def stacked(title: str, columns: tuple[str, ...], rows: tuple[tuple[str, ...], ...]) -> str:
-    """A table too wide for the terminal as one block per row: its name, then each column's
-    value on its own line, so nothing is cut. ``rows`` hold markup (escaped, verdicts marked)."""
-    width = max((len(c) for c in columns[1:]), default=0)
-    blocks = [f"[b]{escape(title)}[/b]"]
+def stacked(
+    title: str, columns: tuple[str, ...], rows: tuple[tuple[str, ...], ...], width: int
+) -> str:
+    """A table too wide for the terminal as one block per row: its name in bold, then
+    "Column: value" pairs packed into lines of ``width``, so nothing is cut. ``rows`` hold
+    markup (escaped, verdicts marked)."""
+    blocks = []
     for row in rows:
         lines = [f"[b]{row[0]}[/b]"] if row else []
-        lines += [
-            f"  {escape(column):<{width}}  {cell}"
-            for column, cell in zip(columns[1:], row[1:], strict=False)
-        ]
+        line, used = "", 0
+        for column, cell in zip(columns[1:], row[1:], strict=False):
+            part = f"{escape(column)}: {cell}"
+            size = len(column) + 2 + Text.from_markup(cell).cell_len
+            if line and used + 3 + size > width:
+                lines.append(line)
+                line, used = "", 0
+            line, used = (f"{line} · {part}", used + 3 + size) if line else (f"  {part}", 2 + size)
+        if line:
+            lines.append(line)
         blocks.append("\n".join(lines))
-    return "\n\n".join(blocks)
+    return f"[b]{escape(title)}[/b]\n\n" + "\n".join(blocks)

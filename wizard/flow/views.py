@@ -365,7 +365,7 @@ def _export_options(answers: Answers, facts: Facts) -> tuple[Field, ...]:
         _with_note(_ask("device", "choice", "Device", devices, "cpu", required=True), no_gpu),
         _with_note(_ask("dtype", "choice", "Precision", dtypes, "fp32", required=True), fp32_only),
         _ask("optimize", "choice", "Optimization", levels, None),
-        replace(atol, help=f"{explain.atol_default_text(info, task, dtype)} {atol.help}"),
+        replace(atol, help=f"{atol.help} {explain.atol_default_text(info, task, dtype)}"),
         _ask("slim", "bool", "Slim the graph (--slim)", default=False),
         replace(_whole("batch_size", "Batch size", 1, 1024), placeholder=f"{batch} (default)"),
         replace(
