@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from onnx_wizard.flow import engine, machine
+from onnx_wizard.flow import engine, machine, publishing
 from onnx_wizard.flow.steps import Step, WizardState
 from onnx_wizard.flow.text import view_text
 from tests.fake_hub import FakeHub
@@ -162,8 +162,15 @@ def test_publish_from_the_engine_asks_then_sends_the_variants_and_never_the_toke
     assert "'me/tiny-bert-ONNX', { dtype: 'q8' }" in machine.view(done).field("load_js").value
     lines = [e["line"] for e in events if e.get("event") == "log"]
     assert any("uploaded: onnx/model_quantized.onnx" in line for line in lines)
-    from onnx_wizard.flow.session import save_session
+    from onnx_wizard.flow.session import list_sessions, save_session
 
+    uploading = publishing.with_publish(staged, status="uploading")
+    assert machine.view(uploading).work == "upload"
+    save_session(uploading)  # as if the wizard had been closed during the upload
+    offer = list_sessions()[0]  # (an exported session is listed, never offered by itself)
+    assert offer.state == uploading
+    resumed = engine.resume(offer)
+    assert machine.view(resumed).work is None and resumed.facts.publish["status"] == "staged"
     saved = save_session(done)
     assert_token_only_in_authorization(hub)
     output: Path = quantized["output"]

@@ -519,7 +519,7 @@ def resume_offer(source: str | None, output: str | None) -> SessionInfo | None:
 
 def resume(offer: SessionInfo) -> WizardState:
     """The offered session's state, ready to draw. A run that was cut off goes back to the
-    review, so resuming never starts an export by itself."""
+    review, so resuming never starts an export by itself; a cut-off upload waits for Upload."""
     state = offer.state
     if state is None:
         raise WizardError(f"The session {offer.id} cannot be read.", offer.problem or "Start anew.")
@@ -528,6 +528,8 @@ def resume(offer: SessionInfo) -> WizardState:
         # Back is not offered while a run is under way, so step out of it directly.
         keep = len(state.history) - 1 - state.history[::-1].index(Step.REVIEW)
         state = WizardState(Step.REVIEW, state.answers, state.facts, state.history[:keep])
+    if state.step is Step.PUBLISH:
+        state = publishing.cut_off(state)  # never upload again by itself
     return refresh(state)
 
 

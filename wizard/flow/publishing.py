@@ -203,6 +203,15 @@ def enter(state: WizardState) -> WizardState:
     return with_publish(state, status="ready", token_source=token_source())
 
 
+def cut_off(state: WizardState) -> WizardState:
+    """A session resumed during staging or an upload: back to the choice, nothing restarted.
+    (A rerun of the upload sends only what the repo lacks.)"""
+    publish = publish_facts(state.facts)
+    if publish.get("status") not in ("staging", "uploading"):
+        return state
+    return with_publish(state, status="staged" if publish.get("plan") else "ready")
+
+
 def take_secret(state: WizardState, secrets: Mapping[str, str] | None) -> WizardState:
     """A typed token: check it and save it with huggingface_hub's login, then forget it."""
     typed = str((secrets or {}).get("token") or "").strip()
