@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from textual.app import App, ComposeResult
-from textual.widgets import Label, SelectionList, Static
+from textual.widgets import Input, Label, SelectionList, Static
 
 from onnx_wizard.flow import machine
 from onnx_wizard.flow.actions import WORK_BUSY
@@ -165,3 +165,17 @@ async def test_long_work_shows_the_engines_words(tmp_path: Path) -> None:
 
 def test_selection_list_is_the_tick_list() -> None:
     assert issubclass(TickList, SelectionList)
+
+
+@pilot_test
+async def test_the_suggested_output_folder_follows_the_chosen_sample() -> None:
+    app = WizardApp(machine.start({}), offer_resume=False, autorun=False)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.pause()
+        await pilot.click("#sample-gpt2")
+        await pilot.pause()
+        output = app.query_one("#field-output", Input)
+        assert output.value == "" and output.placeholder.endswith("gpt2-onnx (default)")
+        await pilot.click("#sample-t5")
+        await pilot.pause()
+        assert output.placeholder.endswith("t5-onnx (default)")

@@ -134,6 +134,8 @@ class RunPane(Vertical):
                     self._set_stage(stage, "done")
         elif self.current and self.stage_states.get(self.current) == "running":
             self._set_stage(self.current, "cancelled" if status == "cancelled" else "failed")
+        # The process is gone: its memory now would be a stale number (the peak stays).
+        self.query_one("#run-memory", Static).update("Memory   -")
         words = {"ok": "Finished", "cancelled": "Cancelled", "failed": "Failed"}
         self.query_one("#run-current", Static).update(f"[b]{words.get(status, status)}[/b]")
 
