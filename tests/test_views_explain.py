@@ -121,3 +121,16 @@ def test_the_summary_counts_every_output_an_entry_names_as_not_validated() -> No
     assert "4 item(s) not validated (listed below)" in report.summary()
     single = ValidationReport(True, 1e-4, "why", "inputs", (check,), not_validated=("a.onnx: x",))
     assert "1 item(s) not validated" in single.summary()
+
+
+def test_a_failed_run_reads_as_sentences_without_the_command_line_hint() -> None:
+    from onnx_wizard.flow.results import failed_text
+
+    hint = {"detail": "the export failed; rerun with --auto-fix to apply the safe remedies"}
+    assert failed_text(hint) == "The export failed."
+    reason = {"detail": "still failing after 3 attempts"}
+    assert failed_text(reason) == "The export failed. Still failing after 3 attempts."
+    running = machine.next(at(Step.REVIEW, DECODER))
+    failed = machine.with_facts(running, run={"status": "failed", **hint, "log": "/tmp/a.log"})
+    text = machine.view(failed).outcome
+    assert text == "The export failed. The log: /tmp/a.log" and "--auto-fix" not in text

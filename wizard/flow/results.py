@@ -174,6 +174,18 @@ def taken_table(facts: Facts) -> Table:
     return Table("taken", "What the doctor's fix changed", columns, rows, note)
 
 
+def failed_text(run: Mapping[str, Any]) -> str:
+    """The words "The export failed." and the runner's reason as a sentence. The runner's own closing
+    hint ("rerun with --auto-fix") is for the command line: in the wizard the recovery step
+    offers those fixes itself, so it is left out."""
+    detail = str(run.get("detail") or "").strip()
+    if detail.startswith("the export failed"):
+        detail = ""
+    if detail:
+        detail = detail[0].upper() + detail[1:] + ("" if detail.endswith(".") else ".")
+    return f"The export failed. {detail}".strip()
+
+
 def outcome(step: Step, answers: Answers, facts: Facts) -> tuple[str, str]:
     """(sentence, tone) saying how the last run ended, for the steps that show it."""
     run: Mapping[str, Any] = facts.run or {}
@@ -185,11 +197,11 @@ def outcome(step: Step, answers: Answers, facts: Facts) -> tuple[str, str]:
         if status == "cancelled":
             return "Cancelled. The output folder was not touched.", "warn"
         if status == "failed":
-            return f"The export failed. {run.get('detail') or ''}".strip() + log, "bad"
+            return failed_text(run) + log, "bad"
     if step in (Step.RUN, Step.RECOVER) and status == "not_validated":
         return NOT_VALIDATED + log, "bad"
     if step is Step.RECOVER and status == "failed":
-        return f"The export failed. {run.get('detail') or ''}".strip() + log, "bad"
+        return failed_text(run) + log, "bad"
     if step is Step.RECOVER and (facts.validation or {}).get("passed") is False:
         return str((facts.validation or {}).get("summary") or "Validation failed."), "bad"
     if step is Step.DONE:
