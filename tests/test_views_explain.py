@@ -121,6 +121,11 @@ def test_the_summary_counts_every_output_an_entry_names_as_not_validated() -> No
     assert "4 item(s) not validated (listed below)" in report.summary()
     single = ValidationReport(True, 1e-4, "why", "inputs", (check,), not_validated=("a.onnx: x",))
     assert "1 item(s) not validated" in single.summary()
+    assert single.summary().startswith("Validation passed: 1 output within its tolerance;")
+    assert (
+        "2 outputs, each within its tolerance"
+        in ValidationReport(True, 1e-4, "why", "inputs", (check, check)).summary()
+    )
 
 
 def test_a_failed_run_reads_as_sentences_without_the_command_line_hint() -> None:

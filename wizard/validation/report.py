@@ -206,9 +206,10 @@ class ValidationReport:
         if self.error is not None:
             return f"Validation FAILED: {self.error}{skipped}"
         worst = max(self.checks, key=lambda c: _sort_key(c.max_abs_diff))
-        outputs = f"{len(self.checks)} output" + ("s" if len(self.checks) != 1 else "")
+        many = len(self.checks) != 1
+        outputs = f"{len(self.checks)} outputs, each" if many else "1 output"
         return (
-            f"Validation passed: {outputs}, each within its tolerance; largest diff "
+            f"Validation passed: {outputs} within its tolerance; largest diff "
             f"{worst.max_abs_diff:.3g} ({worst.submodel}/{worst.output}, tolerance "
             f"{worst.atol:.3g}){skipped}"
         )
