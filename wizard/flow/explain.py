@@ -10,6 +10,7 @@ same.
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Mapping
 from typing import Any
 
@@ -72,16 +73,21 @@ def needs_remote_code(report: Report) -> bool:
     return bool(report.get("needs_remote_code") or report.get("auto_map"))
 
 
-def unsupported_text(report: Report) -> str:
+def unsupported_text(report: Report, output: Any = None) -> str:
     """Why an unsupported model cannot go on here, and where it can go instead."""
+    from onnx_wizard.planning.answers import default_output
+
     kind = report.get("model_type") or "this model type"
     closest = ", ".join(str(c) for c in report.get("closest") or ())
     near = f" (closest supported types: {closest})" if closest else ""
-    spec = report.get("spec") or "MODEL"
+    spec = str(report.get("spec") or "MODEL")
+    command = shlex.join(
+        ["onnx-wizard", "export", spec, str(output or default_output(report)), "--auto-fix"]
+    )
     return (
-        f"optimum cannot export {kind} to ONNX yet{near}. Ways on: run "
-        f"`onnx-wizard export {spec} --auto-fix`, which tries the plain torch.onnx route when "
-        "optimum has none; paste its error into the doctor (ctrl+o) if that fails; or go back "
+        f"optimum cannot export {kind} to ONNX yet{near}. Ways on: run `{command}`, which "
+        "tries the plain torch.onnx route when optimum has none; if that fails too, give its "
+        "log to the doctor (`onnx-wizard doctor LOGFILE`, or Doctor in the app); or go back "
         "and pick another model."
     )
 

@@ -138,7 +138,7 @@ def status(step: Step, answers: Answers, facts: Facts) -> tuple[Status, str | No
         if facts.report is None:
             return "running", None
         if not facts.report.get("supported", True):
-            return "blocked", explain.unsupported_text(facts.report)
+            return "blocked", explain.unsupported_text(facts.report, answers.get("output"))
     elif step is Step.TASK and not form(step, answers, facts)[0].choices:
         return "blocked", "No task is known for this model. Go back and inspect it again."
     elif step is Step.RUN:
