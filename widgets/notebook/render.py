@@ -87,7 +87,7 @@ def _value(item: Field) -> str:
         return badge(value)
     if isinstance(value, (list, tuple)):
         return esc(", ".join(str(v) for v in value))
-    return esc(value)
+    return esc(value).replace("\n", "<br>")  # one line per choice, reason, ...
 
 
 def info_table(items: Sequence[Field]) -> str:
