@@ -1,5 +1,5 @@
-"""The notebook says what the engine is doing while it works: the pressed action's own words
-(not the first button's), then the words of each long piece of work."""
+"""The notebook says what the engine is doing while it works: the pressed action's own words,
+never another button's."""
 
 from __future__ import annotations
 

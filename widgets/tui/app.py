@@ -357,8 +357,9 @@ class WizardApp(ExportControl, App[int]):
         """``?``: the keys of this screen, from the bindings themselves."""
         if isinstance(self.focused, Input) or len(self.screen_stack) > 1:
             return  # a "?" typed into a field is just a character
-        bound = [(b.key, b.description) for b in self.BINDINGS if isinstance(b, Binding)]
-        bound += [(a.key, a.label.strip(" ›‹")) for a in self.view.actions if a.key]
+        # This step's buttons first: Ctrl+N reads "Run export" on the review, not "Next".
+        bound = [(a.key, a.label.strip(" ›‹")) for a in self.view.actions if a.key]
+        bound += [(b.key, b.description) for b in self.BINDINGS if isinstance(b, Binding)]
         self.push_screen(KeysScreen(key_rows(bound)))
 
     def action_ask_quit(self) -> None:

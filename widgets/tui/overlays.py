@@ -25,13 +25,13 @@ def key_text(key: str) -> str:
 
 
 def key_rows(bindings: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
-    """(key, what it does) per binding, one row per key, in the order bound."""
-    rows: list[tuple[str, str]] = []
+    """(key, what it does) per binding, one row per key (the first one bound wins), in order."""
+    rows: dict[str, str] = {}
     for keys, description in bindings:
         for key in keys.split(","):
-            if description and (key_text(key), description) not in rows:
-                rows.append((key_text(key.strip()), description))
-    return rows
+            if description:
+                rows.setdefault(key_text(key.strip()), description)
+    return list(rows.items())
 
 
 class KeysScreen(ModalScreen[None]):
