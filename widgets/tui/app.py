@@ -58,7 +58,7 @@ class WizardApp(ExportControl, App[int]):
         Binding("ctrl+f", "find", "Find in log"),
         Binding("ctrl+o", "doctor", "Doctor"),
         Binding("ctrl+t", "toggle_theme", "Light/dark"),
-        Binding("question_mark", "keys", "Keys", show=False),
+        Binding("question_mark", "keys", "Keys"),
         Binding("ctrl+q", "ask_quit", "Quit", priority=True),
     ]
 
