@@ -170,7 +170,8 @@ def test_remote_code_stops_with_a_question_and_runs_nothing(tmp_path: Path) -> N
     }
     (model / "config.json").write_text(json.dumps(config), encoding="utf-8")
     before = snapshot(tmp_path)
-    done, _ = export(str(model), str(tmp_path / "out"), "--auto-fix", cwd=tmp_path)
+    # --force: this folder has no weights either, which pre-flight would name first.
+    done, _ = export(str(model), str(tmp_path / "out"), "--auto-fix", "--force", cwd=tmp_path)
     assert done.returncode == 3
     assert "--trust-remote-code" in done.stderr and "has not run any of it" in done.stderr
     assert not marker.exists()

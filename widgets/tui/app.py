@@ -79,6 +79,7 @@ class WizardApp(ExportControl, App[int]):
         self.busy = False
         self.busy_text = ""
         self.drawing = 0  # redraws in progress (they await mounts)
+        self.recovery_open = False  # the recovery dialog is shown (or being pushed)
         self.exporting = False
         self.export_control: engine.RunControl | None = None
         self.cancel_requested = False
@@ -231,7 +232,9 @@ class WizardApp(ExportControl, App[int]):
     def _start_work(self, view: StepView) -> None:
         """Start what the view says the engine must do now; open the recovery choice."""
         recovering = view.layout == "recover" and not self.busy
-        if recovering and not isinstance(self.screen, RecoveryModal):
+        if recovering and not self.recovery_open:
+            # A flag, not the screen stack: two redraws in a row must not push two dialogs.
+            self.recovery_open = True
             self.push_screen(RecoveryModal(), self._recovery_chosen)
         if view.work is None or self.busy or self.exporting or not self.autorun:
             return
@@ -449,6 +452,7 @@ class WizardApp(ExportControl, App[int]):
     # ---- recovery ------------------------------------------------------------------------------
 
     def _recovery_chosen(self, choice: tuple[str, bool] | None) -> None:
+        self.recovery_open = False
         if choice is None:
             return
         name, yes = choice
