@@ -175,9 +175,9 @@ def taken_table(facts: Facts) -> Table:
 
 
 def failed_text(run: Mapping[str, Any]) -> str:
-    """The words "The export failed." and the runner's reason as a sentence. The runner's own closing
-    hint ("rerun with --auto-fix") is for the command line: in the wizard the recovery step
-    offers those fixes itself, so it is left out."""
+    """The words "The export failed." and the runner's reason as a sentence. The runner's own
+    closing hint ("rerun with --auto-fix") is for the command line: in the wizard the recovery
+    step offers those fixes itself, so it is left out."""
     detail = str(run.get("detail") or "").strip()
     if detail.startswith("the export failed"):
         detail = ""
