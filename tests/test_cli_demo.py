@@ -105,3 +105,27 @@ def test_demo_folder_is_named_not_made(tmp_path: Path, monkeypatch: pytest.Monke
     second = Path(fresh_demo_folder("gpt2"))
     assert second != first and not second.exists()
     assert list(temp.iterdir()) == [first]
+
+
+def test_export_says_a_sample_is_being_built(tmp_path: Path) -> None:
+    """`export` reads the model first: building a sample takes seconds, so it says so."""
+    env = {**os.environ, "ONNX_WIZARD_HOME": str(tmp_path / "home")}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "onnx_wizard",
+            "export",
+            "sample:bert-classifier",
+            str(tmp_path / "out"),
+            "--task",
+            "no-such-task",  # fails at once once the model is read: the build is what we watch
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert done.returncode != 0, done.stderr
+    assert done.stderr.index("Building sample:bert-classifier") < done.stderr.index("attempt 1")
+    assert not (tmp_path / "out").exists()

@@ -103,9 +103,11 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
+    from onnx_wizard.cli.progress import announce_model
     from onnx_wizard.runner.leftovers import sweep_leftovers
 
     sweep_leftovers()  # staging folders of wizards that died, wherever they wrote
+    announce_model(args.model)  # building a sample or reading the Hub takes seconds: say so
     plan, report = plan_for_model(
         args.model, args.output, args, overwrite=args.overwrite, allow_unsupported=True
     )
