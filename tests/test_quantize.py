@@ -132,7 +132,8 @@ def test_every_variant_is_made_loads_and_is_measured(
     assert kinds.count("variant") == len(rows) and kinds[-1] == "quantize_finished"
     assert any(c.startswith("python -c") for c in report["commands"])
     log = Path(report["log"])
-    assert log.is_file() and not log.is_relative_to(folder)
+    assert log.is_file() and not log.is_relative_to(folder.parent)  # not in or beside it
+    assert log.parent.name.endswith(".logs") and log.parent.parent.name == "sessions"  # home
     assert "INFO" in log.read_text()  # the 4-bit quantizer's lines, kept out of the user's way
 
 

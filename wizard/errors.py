@@ -18,3 +18,9 @@ class WizardError(Exception):
 
     def __str__(self) -> str:
         return f"{self.problem}\n  fix: {self.fix}"
+
+
+def first_line(error: BaseException, limit: int = 400) -> str:
+    """``Type: first line of the message``, capped: what a one-line report of an error needs."""
+    text = str(error).strip()
+    return f"{type(error).__name__}: {text.splitlines()[0] if text else ''}"[:limit]

@@ -19,7 +19,7 @@ from onnx_wizard.planning.answers import plan_for_model
 from onnx_wizard.planning.memory import default_limit, format_size, parse_size
 from onnx_wizard.planning.output import refuse_protected
 from onnx_wizard.planning.preflight import blocking, preflight, render_findings
-from onnx_wizard.runner.attempts import ExportResult, export_with_recovery
+from onnx_wizard.runner.attempts import RecoveryOutcome, export_with_recovery
 from onnx_wizard.runner.process import Event, ExportRun, log_dir_for
 
 
@@ -142,7 +142,7 @@ def _export(args: argparse.Namespace) -> int:
         finally:
             finished.set()
 
-    def run_export(route: dict[str, Any] | None = fallback) -> ExportResult:
+    def run_export(route: dict[str, Any] | None = fallback) -> RecoveryOutcome:
         result = export_with_recovery(
             plan,
             report=facts,
@@ -178,7 +178,7 @@ def _export(args: argparse.Namespace) -> int:
                 runs[-1].cancel()
     if "error" in holder or "result" not in holder:
         raise holder.get("error") or RuntimeError("the export thread ended without a result")
-    result: ExportResult = holder["result"]
+    result: RecoveryOutcome = holder["result"]
     if not (args.quantize and result.status == "ok" and result.final):
         print_result(result, as_json=args.json)
         return {"ok": 0, "cancelled": 130}.get(result.status, 1)
@@ -236,7 +236,7 @@ def terminate_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def ladder_after_optimum(facts: dict[str, Any], result: ExportResult) -> dict[str, Any] | None:
+def ladder_after_optimum(facts: dict[str, Any], result: RecoveryOutcome) -> dict[str, Any] | None:
     """The fallback ladder's job when optimum's export of a type it supports failed (not when
     it was cancelled or stopped for memory or time, which another route would not fix)."""
     if result.status != "failed" or facts.get("library", "transformers") != "transformers":
@@ -282,7 +282,7 @@ def choose_fallback(
     )
 
 
-def print_result(result: ExportResult, *, as_json: bool) -> None:
+def print_result(result: RecoveryOutcome, *, as_json: bool) -> None:
     if as_json:
         print(json.dumps(result.to_dict(), indent=2, default=str))
         return

@@ -12,14 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from onnx_wizard.errors import WizardError
+from onnx_wizard.errors import WizardError, first_line
 
 ENCODER_DECODER_PREFIXES = ("text2text-generation", "automatic-speech-recognition")
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return f"{type(error).__name__}: {text.splitlines()[0] if text else ''}"[:400]
 
 
 def borrowed_config(model: Any, task: str, related: str) -> Any:
@@ -38,7 +33,7 @@ def borrowed_config(model: Any, task: str, related: str) -> Any:
     except Exception as error:
         raise WizardError(
             f"The ONNX config of {related} cannot describe this {model.config.model_type} "
-            f"model for {task}: {_first_line(error)}",
+            f"model for {task}: {first_line(error)}",
             "Pick another related type, or a torch.onnx route.",
         ) from error
     missing = accepts_inputs(model, onnx_config)
@@ -104,7 +99,7 @@ def export_borrowed(
     except Exception as error:
         raise WizardError(
             f"optimum could not export this {model.config.model_type} model with the ONNX "
-            f"config of {related}: {_first_line(error)}",
+            f"config of {related}: {first_line(error)}",
             "Pick another related type, or a torch.onnx route.",
         ) from error
     merged = _merge_decoders(Path(output_dir)) if "decoder_with_past_model" in configs else None
@@ -133,7 +128,7 @@ def _merge_decoders(folder: Path) -> str | None:
         )
     except Exception as error:  # the split files still work; the merge is an optimization
         target.unlink(missing_ok=True)
-        return _first_line(error)
+        return first_line(error)
     return None
 
 

@@ -12,14 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from onnx_wizard.errors import WizardError
+from onnx_wizard.errors import WizardError, first_line
 
 PAST, STEP, BATCH = 3, 4, 2  # traced cache length, new tokens and rows: all dynamic
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return f"{type(error).__name__}: {text.splitlines()[0] if text else ''}"[:400]
 
 
 def _legacy(cache: Any) -> list[tuple[Any, Any]]:
@@ -42,7 +37,7 @@ def export_decoder_with_cache(model: Any, output_dir: str | Path, *, opset: int 
         past = _legacy(first.past_key_values)
     except Exception as error:
         raise WizardError(
-            f"{type(model).__name__} gives no key/value cache to export: {_first_line(error)}",
+            f"{type(model).__name__} gives no key/value cache to export: {first_line(error)}",
             "Export without the cache (task text-generation).",
         ) from error
     layers = len(past)
@@ -99,7 +94,7 @@ def export_decoder_with_cache(model: Any, output_dir: str | Path, *, opset: int 
     except Exception as error:
         raise WizardError(
             f"torch.onnx.export (TorchScript) could not export {type(model).__name__} with its "
-            f"KV cache: {_first_line(error)}",
+            f"KV cache: {first_line(error)}",
             "Export without the cache (task text-generation), or with a related ONNX config.",
         ) from error
     model.config.save_pretrained(out)

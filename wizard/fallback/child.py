@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from onnx_wizard.errors import WizardError
+from onnx_wizard.errors import WizardError, first_line
 from onnx_wizard.fallback.routes import AUTO, DYNAMO, RELATED, TORCH_TASKS, TORCHSCRIPT, route_name
 
 DEFAULT_OPSET = 18  # optimum's default; scaled_dot_product_attention needs at least 14
@@ -45,9 +45,31 @@ def _stage(events: Any, stage: str, label: str) -> None:
         events.stage(stage, label)
 
 
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return f"{type(error).__name__}: {text.splitlines()[0] if text else ''}"[:400]
+def export_graph(
+    wrapper: Any,
+    args: tuple[Any, ...],
+    path: Path,
+    input_names: list[str],
+    output_names: list[str],
+    opset: int,
+    dynamo: bool,
+    options: dict[str, Any],
+) -> None:
+    """``torch.onnx.export`` of one graph, with masks TorchScript can trace; errors propagate
+    (each route words its own message)."""
+    import torch
+
+    with contextlib.nullcontext() if dynamo else _traceable_masks():
+        torch.onnx.export(
+            wrapper,
+            args,
+            str(path),
+            input_names=input_names,
+            output_names=output_names,
+            opset_version=opset,
+            dynamo=dynamo,
+            **options,
+        )
 
 
 def _result(
@@ -105,7 +127,7 @@ def _load(model_path: str, task: str, opset: int, trust_remote_code: bool) -> tu
     except (OSError, ValueError, KeyError) as error:
         raise WizardError(
             f"The model at {model_path} has no tokenizer to build example inputs from "
-            f"({_first_line(error)}).",
+            f"({first_line(error)}).",
             "Save its tokenizer into the folder (tokenizer.save_pretrained(folder)).",
         ) from error
     if tokenizer.pad_token is None:  # decoders often have none; batch 2 needs padding
@@ -122,7 +144,7 @@ def _load(model_path: str, task: str, opset: int, trust_remote_code: bool) -> tu
     except ValueError as error:
         raise WizardError(
             f"transformers has no {AUTO_CLASSES[task]} for this model, so it cannot be "
-            f"exported for {task!r} ({_first_line(error)}).",
+            f"exported for {task!r} ({first_line(error)}).",
             "Pick a task whose head the model has (see `onnx-wizard inspect`).",
         ) from error
     return model.eval(), tokenizer
@@ -256,22 +278,12 @@ def export_with_torch_onnx(
         axes = {name: {0: BATCH, 1: SEQUENCE} for name in input_names}
         options = {"dynamic_axes": {**axes, **dict.fromkeys(output_names, out_axes)}}
     try:
-        with contextlib.nullcontext() if dynamo else _traceable_masks():
-            torch.onnx.export(
-                wrapper,
-                args,
-                str(path),
-                input_names=input_names,
-                output_names=output_names,
-                opset_version=opset,
-                dynamo=dynamo,
-                **options,
-            )
+        export_graph(wrapper, args, path, input_names, output_names, opset, dynamo, options)
     except Exception as error:
         other = "the TorchScript route" if dynamo else "the dynamo route (needs onnxscript)"
         raise WizardError(
             f"{route_name(route)} could not export {type(model).__name__} at opset {opset}: "
-            f"{_first_line(error)}",
+            f"{first_line(error)}",
             f"Try {other}, a newer --opset, or optimum with a related architecture's ONNX "
             "config; the full error is in the log.",
         ) from error
@@ -322,7 +334,7 @@ def export_with_related_config(
         )
     except (ValueError, KeyError) as error:
         raise WizardError(
-            f"optimum has no ONNX config of {related!r} for task {task!r}: {_first_line(error)}",
+            f"optimum has no ONNX config of {related!r} for task {task!r}: {first_line(error)}",
             "Pick another related type, or the torch.onnx route.",
         ) from error
     config = transformers.AutoConfig.from_pretrained(
@@ -342,7 +354,7 @@ def export_with_related_config(
     except (AttributeError, KeyError, ValueError, TypeError) as error:
         raise WizardError(
             f"The ONNX config of {related} cannot describe this {config.model_type} model: "
-            f"{_first_line(error)}",
+            f"{first_line(error)}",
             "Pick another related type, or the torch.onnx route.",
         ) from error
     kwargs.update(
@@ -362,7 +374,7 @@ def export_with_related_config(
     except ValueError as error:  # optimum's clear refusals, e.g. inputs the model lacks
         raise WizardError(
             f"optimum could not export this {config.model_type} model with the ONNX config of "
-            f"{related}: {_first_line(error)}",
+            f"{related}: {first_line(error)}",
             "Pick another related type, or the torch.onnx route.",
         ) from error
     return _result(RELATED, related, task, Path(output_dir), None)

@@ -8,21 +8,15 @@ at those other shapes. Outputs keep the model's own output names (logits, last_h
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 from typing import Any
 
-from onnx_wizard.errors import WizardError
+from onnx_wizard.errors import WizardError, first_line
 from onnx_wizard.fallback.inputs import CHECK, TRACE, example_inputs, varying_axes
 
 TWO_GB = 2 * 1024**3
 # Outputs that only echo internals or are None unless asked for.
 SKIPPED_OUTPUTS = ("past_key_values", "hidden_states", "attentions", "cross_attentions")
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return f"{type(error).__name__}: {text.splitlines()[0] if text else ''}"[:400]
 
 
 def _tensor_outputs(output: Any) -> list[str]:
@@ -85,7 +79,7 @@ def export_model(model: Any, output_dir: str | Path, *, dynamo: bool, opset: int
     except Exception as error:
         raise WizardError(
             f"{type(model).__name__} does not run on inputs built from its config "
-            f"({', '.join(trace)}): {_first_line(error)}",
+            f"({', '.join(trace)}): {first_line(error)}",
             "It needs inputs the wizard cannot build (processor output, placeholders).",
         ) from error
     output_names = _tensor_outputs(probe)
@@ -121,25 +115,17 @@ def export_model(model: Any, output_dir: str | Path, *, dynamo: bool, opset: int
         options = {"dynamic_shapes": (tuple(specs),), "external_data": size > TWO_GB * 0.9}
     else:
         options = {"dynamic_axes": {**axes, **out_axes}}
-    from onnx_wizard.fallback.child import _traceable_masks
+    from onnx_wizard.fallback.child import export_graph
 
+    wrapper = _wrapper(model, input_names, output_names, extra)
+    path = out / "model.onnx"
     try:
-        with contextlib.nullcontext() if dynamo else _traceable_masks():
-            torch.onnx.export(
-                _wrapper(model, input_names, output_names, extra),
-                args,
-                str(out / "model.onnx"),
-                input_names=input_names,
-                output_names=output_names,
-                opset_version=opset,
-                dynamo=dynamo,
-                **options,
-            )
+        export_graph(wrapper, args, path, input_names, output_names, opset, dynamo, options)
     except Exception as error:
         kind = "dynamo" if dynamo else "TorchScript"
         raise WizardError(
             f"torch.onnx.export ({kind}) could not export {type(model).__name__}: "
-            f"{_first_line(error)}",
+            f"{first_line(error)}",
             "Try the other torch.onnx route or a related ONNX config; the log has the error.",
         ) from error
     model.config.save_pretrained(out)

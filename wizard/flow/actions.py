@@ -51,9 +51,6 @@ BUSY_NEXT: dict[Step, str] = {
     Step.SOURCE: "Reading the model and checking your environment...",
     Step.VALIDATE: "Preparing the next step...",
 }
-NEXT_LABELS: dict[Step, str] = {
-    Step.VALIDATE: "Next ›",
-}
 
 
 def chosen_remedy(answers: Answers, facts: Facts) -> Mapping[str, Any] | None:

@@ -64,8 +64,11 @@ def find_fp32_files(onnx_dir: Path) -> list[str]:
 
 
 def log_path_for(onnx_dir: Path) -> Path:
-    """Logs live beside the export, never in it (as the export's own logs do)."""
-    return onnx_dir.parent / f".{onnx_dir.name}.onnx-wizard-logs" / "quantize.log"
+    """Logs live with the export's run logs in the wizard's home: never in or beside the
+    user's folder (failed variants' files are kept there too, out of the published set)."""
+    from onnx_wizard.paths import run_logs_dir
+
+    return run_logs_dir(onnx_dir) / "quantize.log"
 
 
 def quantize_folder(

@@ -52,7 +52,7 @@ class Attempt:
 
 
 @dataclass
-class ExportResult:
+class RecoveryOutcome:
     status: str  # ok / failed / cancelled / not_validated
     output: str
     attempts: list[Attempt]
@@ -150,7 +150,7 @@ def export_with_recovery(
     fallback: dict[str, Any] | None = None,
     timeout: float | None = None,
     tokenizer: str | None = None,
-) -> ExportResult:
+) -> RecoveryOutcome:
     """Run ``plan``; on failure, diagnose and (with ``auto_fix``) retry with a safe remedy.
 
     ``timeout`` bounds the whole run, every attempt included; ``tokenizer`` names a tokenizer
@@ -190,7 +190,7 @@ def _attempts(
     fallback: dict[str, Any] | None,
     deadline: float | None,
     tokenizer: str | None,
-) -> ExportResult:
+) -> RecoveryOutcome:
     attempts: list[Attempt] = []
     tried: set[str] = set()
     reason = ""
@@ -212,15 +212,15 @@ def _attempts(
         attempt = Attempt(number, plan, run.run())
         attempts.append(attempt)
         if attempt.succeeded:
-            return _with_route(ExportResult("ok", str(plan.output), attempts), fallback, report)
+            return _with_route(RecoveryOutcome("ok", str(plan.output), attempts), fallback, report)
         if attempt.outcome.status == "cancelled":
-            return ExportResult("cancelled", str(plan.output), attempts, "cancelled by you")
+            return RecoveryOutcome("cancelled", str(plan.output), attempts, "cancelled by you")
         if attempt.outcome.status == "not_validated":
             reason = "exported without validation: nothing was compared with PyTorch"
-            return ExportResult("not_validated", str(plan.output), attempts, reason)
+            return RecoveryOutcome("not_validated", str(plan.output), attempts, reason)
         if attempt.outcome.timed_out:
             reason = "stopped by --timeout before it finished; the output was not touched"
-            return ExportResult("failed", str(plan.output), attempts, reason)
+            return RecoveryOutcome("failed", str(plan.output), attempts, reason)
         attempt.diagnoses = diagnose_attempt(attempt.outcome, plan, report, gpu=gpu)
         if on_event:
             on_event({"event": "diagnosis", "diagnoses": attempt.diagnoses})
@@ -236,12 +236,14 @@ def _attempts(
         reason = f"still failing after {max_attempts} attempts"
     if not reason:
         reason = "the export failed; rerun with --auto-fix to apply the safe remedies"
-    return _with_route(ExportResult("failed", str(plan.output), attempts, reason), fallback, report)
+    return _with_route(
+        RecoveryOutcome("failed", str(plan.output), attempts, reason), fallback, report
+    )
 
 
 def _with_route(
-    result: ExportResult, fallback: dict[str, Any] | None, report: Mapping[str, Any] | None
-) -> ExportResult:
+    result: RecoveryOutcome, fallback: dict[str, Any] | None, report: Mapping[str, Any] | None
+) -> RecoveryOutcome:
     """Say plainly which route made the files when it was not optimum's own export."""
     final = result.final
     if fallback and final and final.outcome.route:
