@@ -89,7 +89,8 @@ def tui_walk(output: Path) -> list[Stop]:
             await pilot.pause(0.05)
             view = machine.view(app.state)
             idle = app.settled and view.work is None
-            modal_ready = view.layout != "recover" or isinstance(app.screen, RecoveryModal)
+            # The dialog is up exactly while the state is in recovery (a dismissed one is gone).
+            modal_ready = (view.layout == "recover") == isinstance(app.screen, RecoveryModal)
             if idle and modal_ready:
                 return
         raise AssertionError(f"the app never settled on {app.state.step}")
@@ -111,8 +112,11 @@ def tui_walk(output: Path) -> list[Stop]:
                     deadline = time.monotonic() + 10
                     while not app.screen.query(selector) and time.monotonic() < deadline:
                         await pilot.pause(0.05)  # a dialog just pushed is still composing
+                    taken = app.actions_taken
                     await pilot.click(selector)
-                    await pilot.pause(0.1)
+                    while app.actions_taken == taken and time.monotonic() < deadline + 10:
+                        await pilot.pause(0.05)  # a slow machine may not have handled it yet
+                    assert app.actions_taken > taken, f"{selector} was clicked but never acted on"
                 await settled(app, pilot)
                 stops.append(stop(app.state, output))
             await pilot.press("ctrl+q")

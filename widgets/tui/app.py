@@ -80,6 +80,7 @@ class WizardApp(ExportControl, App[int]):
         self.busy_text = ""
         self.drawing = 0  # redraws in progress (they await mounts)
         self.recovery_open = False  # the recovery dialog is shown (or being pushed)
+        self.actions_taken = 0
         self.exporting = False
         self.export_control: engine.RunControl | None = None
         self.cancel_requested = False
@@ -387,6 +388,7 @@ class WizardApp(ExportControl, App[int]):
     def act(self, action: str, *, yes: bool = False) -> None:
         """Run ``engine.act`` in a worker: it may inspect, check or plan."""
         self._last_focus = self.focused.name if self.focused is not None else None
+        self.actions_taken += 1  # lets a driver (Pilot, tmux) know its click has landed
         found = self.view.action(action)
         self.busy, self.busy_text = True, found.busy if found else "Working..."
         self._update_actions()
