@@ -130,7 +130,10 @@ def example_inputs(model: Any, shape: Shape, seed: int = 0) -> dict[str, Any]:
         out["past_values"] = torch.randn(rows, context, channels, generator=generator)
     if "decoder_input_ids" in accepts and getattr(config, "is_encoder_decoder", False):
         out["decoder_input_ids"] = _safe_ids(config, rows, shape.decoder, seed + 2)
-    return out
+    # Models that interleave image/audio features with text need matching placeholder tokens.
+    from onnx_wizard.fallback.multimodal_inputs import with_placeholders
+
+    return with_placeholders(model, shape, out, seed)
 
 
 def _features(config: Any, rows: int, length: int, generator: Any) -> Any:
