@@ -8,6 +8,7 @@ Child-process only: torch is imported inside the functions.
 from __future__ import annotations
 
 import inspect
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,7 +64,7 @@ def image_size(config: Any) -> tuple[int, int]:
 
 def _vocab(config: Any) -> int:
     vocab = _value(config, ("vocab_size",), None)
-    text = _sub(config, "text_config", "decoder")
+    text = _sub(config, "text_config", "decoder", "model_config")  # model_config: FastSpeech2
     vocab = getattr(text, "vocab_size", None) or vocab or 1000
     return int(vocab)
 
@@ -100,7 +101,7 @@ def example_inputs(model: Any, shape: Shape, seed: int = 0) -> dict[str, Any]:
     generator = torch.Generator().manual_seed(seed + 1)
     out: dict[str, Any] = {}
     rows, length = shape.batch, shape.sequence
-    if "input_ids" in accepts and "input_values" not in accepts:
+    if "input_ids" in accepts and "input_values" not in accepts and not _embedded_features(config):
         out["input_ids"] = _safe_ids(config, rows, length, seed)
         if "attention_mask" in accepts:
             mask = torch.ones(rows, length, dtype=torch.int64)
@@ -108,26 +109,17 @@ def example_inputs(model: Any, shape: Shape, seed: int = 0) -> dict[str, Any]:
             out["attention_mask"] = mask
         if "token_type_ids" in accepts and (getattr(config, "type_vocab_size", 0) or 0) > 0:
             out["token_type_ids"] = torch.zeros(rows, length, dtype=torch.int64)
+        out.update(_text_extras(config, accepts, rows, length, generator))
     if "pixel_values" in accepts:
-        channels = int(_value(config, ("num_channels", "in_channels", "in_chans"), 3))
-        height, width = image_size(config)
-        frames = _value(config, ("num_frames",), None)
-        # Video models (VideoMAE, ViViT, TimeSformer) take [batch, frames, channels, h, w].
-        lead = (rows, int(frames), channels) if isinstance(frames, int) else (rows, channels)
-        out["pixel_values"] = torch.randn(*lead, height, width, generator=generator)
+        out.update(_pixels(model, accepts, rows, generator))
+    if "pixel_values_videos" in accepts and "pixel_values" not in accepts:
+        out["pixel_values_videos"] = _video(config, rows, generator)
     if "input_values" in accepts:
-        out["input_values"] = torch.randn(rows, 400 * length, generator=generator)
+        out["input_values"] = _waveform(config, accepts, rows, length, generator)
     elif "input_features" in accepts:
         out["input_features"] = _features(config, rows, length, generator)
-    context = getattr(config, "context_length", None)
-    if (
-        "past_values" in accepts
-        and isinstance(context, int)
-        and "past_time_features" not in accepts
-    ):
-        # Patch-based forecasters (PatchTST, PatchTSMixer): the series alone, fixed length.
-        channels = int(getattr(config, "num_input_channels", 1) or 1)
-        out["past_values"] = torch.randn(rows, context, channels, generator=generator)
+    out.update(_series(config, accepts, rows, generator))
+    out.update(_other_sources(config, accepts, rows, length, generator))
     if "decoder_input_ids" in accepts and getattr(config, "is_encoder_decoder", False):
         out["decoder_input_ids"] = _safe_ids(config, rows, shape.decoder, seed + 2)
     # Models that interleave image/audio features with text need matching placeholder tokens.
@@ -136,9 +128,272 @@ def example_inputs(model: Any, shape: Shape, seed: int = 0) -> dict[str, Any]:
     return with_placeholders(model, shape, out, seed)
 
 
+def _embedded_features(config: Any) -> bool:
+    """Pop2Piano: its input_features are encoder input embeddings [batch, length, d_model], an
+    alternative to input_ids (giving both is an error), not audio features."""
+    return getattr(config, "model_type", "") == "pop2piano"
+
+
+def _text_extras(
+    config: Any, accepts: set[str], rows: int, length: int, generator: Any
+) -> dict[str, Any]:
+    """Inputs that go with input_ids in some text models: layout boxes, visual regions, ..."""
+    import torch
+
+    out: dict[str, Any] = {}
+    if "bbox" in accepts:
+        out["bbox"] = _boxes(config, rows, length, generator)
+    if "visual_feats" in accepts and "visual_pos" in accepts:
+        # LXMERT: detector regions, [batch, boxes, feature dim] and [batch, boxes, 4].
+        boxes = max(2, length - 5)
+        feat = int(getattr(config, "visual_feat_dim", 2048))
+        pos = int(getattr(config, "visual_pos_dim", 4))
+        out["visual_feats"] = torch.randn(rows, boxes, feat, generator=generator)
+        out["visual_pos"] = torch.rand(rows, boxes, pos, generator=generator)
+    if "lang_ids" in accepts and getattr(config, "languages", None):
+        # X-MOD: one language adapter per row; index 0, the first of config.languages.
+        out["lang_ids"] = torch.zeros(rows, dtype=torch.int64)
+    if (
+        "position_ids" in accepts
+        and getattr(config, "model_type", "") == "esm"
+        and getattr(config, "pad_token_id", None) is None
+    ):
+        # ESM derives positions from the pad id; a config without one needs them given.
+        out["position_ids"] = torch.arange(length).expand(rows, length).clone()
+    return out
+
+
+def _boxes(config: Any, rows: int, length: int, generator: Any) -> Any:
+    """Word boxes: LayoutLM-style integer corners below max_2d_position_embeddings, or BROS-style
+    normalised floats (dim_bbox 8: four corner points)."""
+    import torch
+
+    dims = int(getattr(config, "dim_bbox", 4) or 4)
+    limit = getattr(config, "max_2d_position_embeddings", None)
+    corners = torch.rand(rows, length, 2, 2, generator=generator).sort(dim=2).values
+    if dims == 8:  # x0 y0 x1 y0 x1 y1 x0 y1
+        x, y = corners[..., 0], corners[..., 1]
+        quad = [
+            x[..., 0],
+            y[..., 0],
+            x[..., 1],
+            y[..., 0],
+            x[..., 1],
+            y[..., 1],
+            x[..., 0],
+            y[..., 1],
+        ]
+        boxes = torch.stack(quad, dim=-1)
+    else:
+        boxes = corners.transpose(2, 3).reshape(rows, length, 4)  # x0 y0 x1 y1
+    if isinstance(limit, int) and limit > 1:
+        return (boxes * (min(limit, 1001) - 1)).long()
+    return boxes
+
+
+def _pixels(model: Any, accepts: set[str], rows: int, generator: Any) -> dict[str, Any]:
+    import torch
+
+    config = model.config
+    channels = int(_value(config, ("num_channels", "in_channels", "in_chans"), 3))
+    height, width = image_size(config)
+    patch = getattr(config, "patch_size", None)
+    ratios = getattr(config, "scaled_images_ratios", None)
+    if isinstance(patch, int) and ratios:
+        # DepthPro: the smallest scaled copy of the image must still hold one patch.
+        height = width = max(height, math.ceil(patch / min(ratios)))
+    if "prompt_pixel_values" in accepts:
+        height //= 2  # SegGPT: config.image_size is the prompt and the input stacked vertically
+    if "spatial_shapes" in accepts:
+        return _native_patches(config, rows, generator)
+    frames = _value(config, ("num_frames",), None)
+    out: dict[str, Any] = {}
+    if getattr(config, "model_type", "") in PAIRED_IMAGES:
+        lead: tuple[int, ...] = (rows, 2, channels)
+    elif isinstance(frames, int):
+        # Video models (VideoMAE, ViViT, TimeSformer, TVLT) take [batch, frames, channels, h, w].
+        lead = (rows, int(frames), channels)
+    else:
+        lead = (rows, channels)
+    out["pixel_values"] = torch.randn(*lead, height, width, generator=generator)
+    if "prompt_pixel_values" in accepts and "prompt_masks" in accepts:
+        # SegGPT: an example image and its mask, the same size as the input image.
+        out["prompt_pixel_values"] = torch.randn(*lead, height, width, generator=generator)
+        out["prompt_masks"] = torch.randn(*lead, height, width, generator=generator)
+    if "audio_values" in accepts:
+        # TVLT: a spectrogram next to the frames, [batch, channels, time, frequency bins].
+        bins = int(getattr(config, "frequency_length", 128))
+        audio_channels = int(getattr(config, "num_audio_channels", 1))
+        time = 4 * int(_pair(getattr(config, "audio_patch_size", 16))[0])
+        out["audio_values"] = torch.randn(rows, audio_channels, time, bins, generator=generator)
+    if "task_inputs" in accepts:
+        # OneFormer: the tokenized task prompt ("the task is semantic"), a fixed-length id row.
+        task_length = int(getattr(config, "task_seq_len", 77))
+        vocab = int(getattr(config, "text_encoder_vocab_size", 1000))
+        out["task_inputs"] = torch.randint(
+            1, min(vocab, 1000), (rows, task_length), generator=generator
+        )
+    return out
+
+
+# Keypoint matchers take an image pair: [batch, 2, channels, height, width].
+PAIRED_IMAGES = ("lightglue", "superglue", "efficientloftr")
+
+
+def _pair(value: Any) -> tuple[int, int]:
+    if isinstance(value, (list, tuple)):
+        return int(value[0]), int(value[-1])
+    return int(value), int(value)
+
+
+def _native_patches(config: Any, rows: int, generator: Any) -> dict[str, Any]:
+    """SigLIP2 (NaFlex): images already cut into patches, with their grid and a patch mask.
+
+    Every row gets the same square grid of config.num_patches, so the grid (used to resize the
+    position embeddings, a shape the graph keeps) is the same at trace and check time."""
+    import torch
+
+    patches = int(getattr(config, "num_patches", 256))
+    side = max(1, int(patches**0.5))
+    patch = int(getattr(config, "patch_size", 16))
+    channels = int(getattr(config, "num_channels", 3))
+    count = side * side
+    return {
+        "pixel_values": torch.randn(rows, count, channels * patch * patch, generator=generator),
+        "pixel_attention_mask": torch.ones(rows, count, dtype=torch.int64),
+        "spatial_shapes": torch.tensor([[side, side]] * rows, dtype=torch.int64),
+    }
+
+
+def _video(config: Any, rows: int, generator: Any) -> Any:
+    """V-JEPA 2: [batch, frames, channels, h, w]; two tubelets of frames keep it small."""
+    import torch
+
+    tubelet = int(getattr(config, "tubelet_size", 2) or 2)
+    size = int(_value(config, ("crop_size", "image_size"), 64))
+    channels = int(_value(config, ("in_chans", "num_channels"), 3))
+    return torch.randn(rows, 2 * tubelet, channels, size, size, generator=generator)
+
+
+def _waveform(config: Any, accepts: set[str], rows: int, length: int, generator: Any) -> Any:
+    import torch
+
+    if getattr(config, "time_stride", None) and getattr(config, "num_mel_bins", None):
+        # Audio Spectrogram Transformer: a filterbank padded to max_length frames, always.
+        frames = int(getattr(config, "max_length", 1024))
+        return torch.randn(rows, frames, int(config.num_mel_bins), generator=generator)
+    if "audio_codes" in accepts:
+        # Neural codecs (EnCodec, Mimi, X-codec): [batch, audio channels, samples].
+        channels = int(getattr(config, "audio_channels", 1) or 1)
+        return torch.randn(rows, channels, 400 * length, generator=generator)
+    return torch.randn(rows, 400 * length, generator=generator)
+
+
+def _series(config: Any, accepts: set[str], rows: int, generator: Any) -> dict[str, Any]:
+    """Time series: the context length is fixed by the model, so only the batch varies."""
+    import torch
+
+    context = getattr(config, "context_length", None)
+    if "past_values" not in accepts or not isinstance(context, int):
+        return {}
+    if "past_time_features" in accepts:
+        return _forecaster(config, rows, generator)
+    if "past_values_padding" in accepts:
+        # TimesFM: [batch, context] values, a 0/1 padding flag per value, a frequency class.
+        values = torch.randn(rows, context, generator=generator)
+        return {
+            "past_values": values,
+            "past_values_padding": torch.zeros(rows, context),
+            "freq": torch.zeros(rows, 1, dtype=torch.int64),
+        }
+    # Patch-based forecasters (PatchTST, PatchTSMixer): the series alone, fixed length.
+    channels = int(getattr(config, "num_input_channels", 1) or 1)
+    return {"past_values": torch.randn(rows, context, channels, generator=generator)}
+
+
+def _forecaster(config: Any, rows: int, generator: Any) -> dict[str, Any]:
+    """Time Series Transformer, Informer, Autoformer: the history is context_length plus the
+    largest lag long; time features per step; the future window is prediction_length long."""
+    import torch
+
+    context, horizon = int(config.context_length), int(config.prediction_length)
+    history = context + max(getattr(config, "lags_sequence", None) or [7])
+    size = int(getattr(config, "input_size", 1) or 1)
+    variables = (size,) if size > 1 else ()
+    features = int(getattr(config, "num_time_features", 0) or 0) + int(
+        getattr(config, "num_dynamic_real_features", 0) or 0
+    )
+    out = {
+        "past_values": torch.randn(rows, history, *variables, generator=generator),
+        "past_time_features": torch.randn(rows, history, features, generator=generator),
+        "past_observed_mask": torch.ones(rows, history, *variables),
+        "future_values": torch.randn(rows, horizon, *variables, generator=generator),
+        "future_time_features": torch.randn(rows, horizon, features, generator=generator),
+    }
+    categorical = int(getattr(config, "num_static_categorical_features", 0) or 0)
+    if categorical:
+        cardinality = list(getattr(config, "cardinality", None) or [1] * categorical)
+        out["static_categorical_features"] = torch.stack(
+            [torch.randint(0, max(1, int(c)), (rows,), generator=generator) for c in cardinality],
+            dim=1,
+        )
+    real = int(getattr(config, "num_static_real_features", 0) or 0)
+    if real:
+        out["static_real_features"] = torch.randn(rows, real, generator=generator)
+    return out
+
+
+def _other_sources(
+    config: Any, accepts: set[str], rows: int, length: int, generator: Any
+) -> dict[str, Any]:
+    """Models fed neither text, images nor audio: query embeddings, RL trajectories."""
+    import torch
+
+    out: dict[str, Any] = {}
+    hidden = int(getattr(config, "hidden_size", 64) or 64)
+    if "query_embeds" in accepts:
+        # BLIP-2's Q-Former alone: learned queries attending to image features.
+        out["query_embeds"] = torch.randn(rows, length, hidden, generator=generator)
+        encoder = getattr(config, "encoder_hidden_size", None)
+        if "encoder_hidden_states" in accepts and encoder:
+            out["encoder_hidden_states"] = torch.randn(
+                rows, length + 4, int(encoder), generator=generator
+            )
+    if {"states", "actions", "returns_to_go", "timesteps"} <= accepts:
+        # Decision Transformer: per step a state, an action, a reward-to-go and a time step.
+        state, action = int(config.state_dim), int(config.act_dim)
+        out["states"] = torch.randn(rows, length, state, generator=generator)
+        out["actions"] = torch.randn(rows, length, action, generator=generator)
+        out["rewards"] = torch.randn(rows, length, 1, generator=generator)
+        out["returns_to_go"] = torch.randn(rows, length, 1, generator=generator)
+        steps = int(getattr(config, "max_ep_len", 1000))
+        out["timesteps"] = torch.randint(0, steps, (rows, length), generator=generator)
+        out["attention_mask"] = torch.ones(rows, length, dtype=torch.int64)
+        out = {k: v for k, v in out.items() if k in accepts}
+    if "trajectories" in accepts:
+        # Trajectory Transformer: discretised transitions; whole transitions only (the model
+        # pads to a multiple of transition_dim with Python arithmetic, a traced constant).
+        step = int(getattr(config, "transition_dim", 1) or 1)
+        block = int(getattr(config, "block_size", 2 * step))
+        steps = max(1, min(2, block // step))
+        vocab = int(getattr(config, "vocab_size", 100))
+        out["trajectories"] = torch.randint(0, vocab, (rows, steps * step), generator=generator)
+    return out
+
+
 def _features(config: Any, rows: int, length: int, generator: Any) -> Any:
     import torch
 
+    if _embedded_features(config):
+        hidden = int(getattr(config, "d_model", 64))
+        return torch.randn(rows, length, hidden, generator=generator)
+    projected = getattr(config, "feature_projection_input_dim", None)
+    if projected:  # Wav2Vec2-BERT: stacked filterbank frames, feature_size * stride wide
+        return torch.randn(rows, 8 * length, int(projected), generator=generator)
+    if getattr(config, "model_type", "") == "clvp":
+        # CLVP's conditioning encoder is a Conv1d over mel bins: [batch, bins, frames].
+        bins = int(getattr(_sub(config, "decoder_config"), "feature_size", 80))
+        return torch.randn(rows, bins, 8 * length, generator=generator)
     sources = getattr(config, "max_source_positions", None)
     mel = getattr(config, "num_mel_bins", None)
     if mel and sources:
