@@ -103,12 +103,17 @@ def _medium(model: Any, inputs: dict[str, Any], accepts: set[str]) -> tuple[str,
 
 
 # ----------------------------------------------------------------------------- media inputs
-def _media(model: Any, shape: Any, inputs: dict[str, Any], accepts: set[str], seed: int) -> None:
-    """Replace or add the image/audio inputs the family wants, one item per row."""
+def _media(
+    model: Any, shape: Any, inputs: dict[str, Any], accepts: set[str], seed: int, images: int
+) -> int:
+    """Replace or add the image inputs the family wants, ``images`` of them (one per row, or
+    one in all); returns how many they hold.
+
+    Families that take image_sizes or grid shapes split their features per image in Python: a
+    traced graph keeps that image count, so they always get one image, for the first row."""
     import torch
 
     config = model.config
-    rows = shape.batch
     generator = _generator(seed)
     vision = _sub(config, "vision_config", "image_config") or config
     channels = int(getattr(vision, "num_channels", None) or getattr(vision, "in_channels", 3) or 3)
@@ -120,12 +125,13 @@ def _media(model: Any, shape: Any, inputs: dict[str, Any], accepts: set[str], se
         merge = int(getattr(vision, "spatial_merge_size", 2) or 1)
         side = 2 * merge
         inputs["pixel_values"] = torch.randn(
-            rows * side * side, channels * temporal * patch * patch, generator=generator
+            side * side, channels * temporal * patch * patch, generator=generator
         )
-        inputs["image_grid_thw"] = torch.tensor([[1, side, side]] * rows, dtype=torch.int64)
-        return
+        inputs["image_grid_thw"] = torch.tensor([[1, side, side]], dtype=torch.int64)
+        return 1
     if "pixel_values" not in inputs:
-        return
+        return images
+    inputs["pixel_values"] = inputs["pixel_values"][:images]
     height, width = inputs["pixel_values"].shape[-2:]
     pinpoints = getattr(config, "image_grid_pinpoints", None)
     if pinpoints and "image_sizes" in accepts:
@@ -135,48 +141,45 @@ def _media(model: Any, shape: Any, inputs: dict[str, Any], accepts: set[str], se
         )
 
         tiles = image_size_to_num_patches((height, width), pinpoints, int(vision.image_size))
-        inputs["pixel_values"] = torch.randn(
-            rows, tiles, channels, height, width, generator=generator
-        )
-        inputs["image_sizes"] = torch.tensor([[height, width]] * rows, dtype=torch.int64)
-        if "batch_num_images" in accepts:
-            inputs["batch_num_images"] = torch.ones(rows, dtype=torch.int64)
-        return
+        inputs["pixel_values"] = torch.randn(1, tiles, channels, height, width, generator=generator)
+        inputs["image_sizes"] = torch.tensor([[height, width]], dtype=torch.int64)
+        return 1
     if "image_sizes" in accepts and getattr(vision, "model_type", "") == "pixtral":
         # Pixtral towers (Mistral 3, LLaVA with Pixtral) take any size up to image_size: a small
         # one, a multiple of patch x spatial merge, keeps the sequence short.
         patch = _int(getattr(vision, "patch_size", 14))
         merge = int(getattr(config, "spatial_merge_size", 1) or 1)
         side = min(int(height), patch * merge * 4)
-        inputs["pixel_values"] = torch.randn(rows, channels, side, side, generator=generator)
-        inputs["image_sizes"] = torch.tensor([[side, side]] * rows, dtype=torch.int64)
-        return
+        inputs["pixel_values"] = torch.randn(1, channels, side, side, generator=generator)
+        inputs["image_sizes"] = torch.tensor([[side, side]], dtype=torch.int64)
+        return 1
     queries = getattr(config, "projector_patch_to_query_dict", None)
     if isinstance(queries, dict) and queries:
         # Aria: the projector has query sets for some patch counts only; the smallest fits.
         patch = _int(getattr(vision, "patch_size", 14))
         side = patch * int(min(int(k) for k in queries) ** 0.5)
-        inputs["pixel_values"] = torch.randn(rows, channels, side, side, generator=generator)
-        inputs["pixel_mask"] = torch.ones(rows, side, side, dtype=torch.bool)
-        return
+        inputs["pixel_values"] = torch.randn(images, channels, side, side, generator=generator)
+        inputs["pixel_mask"] = torch.ones(images, side, side, dtype=torch.bool)
+        return images
     if "high_res_pixel_values" in accepts:
         # DeepSeek-VL hybrid: a second, high-resolution view of the same image.
         high = _sub(config, "high_res_vision_config")
         size = int(getattr(high, "image_size", 1024))
         inputs["high_res_pixel_values"] = torch.randn(
-            rows, channels, size, size, generator=generator
+            images, channels, size, size, generator=generator
         )
     if "pixel_attention_mask" in accepts and inputs["pixel_values"].dim() == 4:
         # Idefics2/3, SmolVLM: [batch, images, channels, h, w] and a mask of the real pixels.
         inputs["pixel_values"] = inputs["pixel_values"].unsqueeze(1)
-        inputs["pixel_attention_mask"] = torch.ones(rows, 1, height, width, dtype=torch.bool)
+        inputs["pixel_attention_mask"] = torch.ones(images, 1, height, width, dtype=torch.bool)
     if "qformer_input_ids" in accepts:
         # InstructBLIP: the instruction again, in the Q-Former's own vocabulary.
         qformer = _sub(config, "qformer_config")
         vocab = int(getattr(qformer, "vocab_size", 1000) or 1000)
-        ids = torch.randint(4, min(vocab, 1000), (rows, shape.sequence), generator=generator)
+        ids = torch.randint(4, min(vocab, 1000), (images, shape.sequence), generator=generator)
         inputs["qformer_input_ids"] = ids
         inputs["qformer_attention_mask"] = torch.ones_like(ids)
+    return images
 
 
 # ----------------------------------------------------------------------------- feature counts
@@ -199,8 +202,9 @@ def _count_tensors(output: Any) -> int:
     raise TypeError(f"features of type {type(output).__name__}")
 
 
-def _measured(model: Any, medium: str, inputs: dict[str, Any]) -> int | None:
-    """Features the tower yields for ``inputs`` (all rows together), or None."""
+def _measured(model: Any, medium: str, inputs: dict[str, Any]) -> tuple[int, bool] | None:
+    """(features the tower yields for ``inputs``, all items together; whether it returns them
+    split per item), or None."""
     import torch
 
     method = _features_method(model, medium)
@@ -216,7 +220,7 @@ def _measured(model: Any, medium: str, inputs: dict[str, Any]) -> int | None:
         # Ovis2 returns (image features, indicator embeddings): the indicators go to their own
         # token ids, which the random text leaves out.
         output = output[0]
-    return _count_tensors(output)
+    return _count_tensors(output), isinstance(output, (list, tuple)) and len(output) > 1
 
 
 def _counted(model: Any, medium: str) -> int | None:
@@ -247,28 +251,38 @@ def _complete(model: Any, shape: Any, inputs: dict[str, Any], seed: int) -> dict
     if found is None:
         return inputs if changed else None
     medium, token = found
+    rows = shape.batch
+    items, total = rows, None
     if medium == "audio":
         _audio(model, shape, inputs, accepts, seed)
+        total = _audio_count(model, inputs)
     else:
-        _media(model, shape, inputs, accepts, seed)
-    rows = shape.batch
-    total = _audio_count(model, inputs) if medium == "audio" else None
-    if total is None:
-        total = _measured(model, medium, inputs)
+        base = dict(inputs)
+        items = _media(model, shape, inputs, accepts, seed, rows)
+    measured = _measured(model, medium, inputs) if total is None else None
+    if measured is not None and measured[1] and medium != "audio":
+        # Features split per image (a Python list): a traced graph keeps their number, so
+        # one image in all, at TRACE and CHECK shapes alike.
+        inputs.clear()
+        inputs.update(base)
+        items = _media(model, shape, inputs, accepts, seed, 1)
+        measured = _measured(model, medium, inputs)
+    if measured is not None:
+        total = measured[0]
     if total is None:
         per_item = _counted(model, medium)
         if per_item is None:
             return None
-        total = per_item * rows
-    if total <= 0 or total % rows:
+        total = per_item * items
+    if total <= 0 or total % items:
         return None
-    count = total // rows
+    count = total // items
     if "input_features_mask" in accepts and "input_features" in inputs:
         # Granite Speech: which projected audio features are real, per row.
         inputs["input_features_mask"] = _ones(rows, count, bool)
     start, end = _config_value(config, *START_KEYS), _config_value(config, *END_KEYS)
     bounds = (start, end) if isinstance(start, int) and isinstance(end, int) else None
-    _splice(inputs, token, count, bounds=bounds)
+    _splice(inputs, token, count, bounds=bounds, items=items)
     return inputs
 
 
@@ -284,9 +298,11 @@ def _splice(
     count: int,
     bounds: tuple[int, int] | None = None,
     marker: str | None = None,
+    items: int | None = None,
 ) -> None:
-    """A block of ``count`` placeholder ids after the first text token of every row; masks and
-    token types grow with it (the padding of the last row stays at its end)."""
+    """A block of ``count`` placeholder ids after the first text token of the first ``items``
+    rows (all by default), the same number of ordinary ids in the others; masks and token types
+    grow with it (the padding of the last row stays at its end)."""
     import torch
 
     ids = inputs["input_ids"]
@@ -294,7 +310,9 @@ def _splice(
     block = [token] * count
     if bounds is not None:
         block = [bounds[0], *block, bounds[1]]
-    head = torch.tensor([block] * rows, dtype=ids.dtype)
+    filler = [[int(ids[row, 0])] * len(block) for row in range(rows)]
+    items = rows if items is None else items
+    head = torch.tensor([block] * items + filler[items:], dtype=ids.dtype)
     inputs["input_ids"] = torch.cat([ids[:, :1], head, ids[:, 1:]], dim=1)
     for name in ("attention_mask", "token_type_ids"):
         if name in inputs:
