@@ -54,6 +54,20 @@ def call_extras(model: Any) -> dict[str, Any]:
     extra: dict[str, Any] = {"return_dict": True} if "return_dict" in accepts else {}
     if "use_cache" in accepts:
         extra["use_cache"] = False
+    # An earlier borrowed-config try ran optimum's ModelPatcher, which sets use_cache on every
+    # submodule's config (to the borrowed config's use_past) and never restores it. forward()
+    # passes use_cache to the decoder stack only, so an encoder stack then reads True from its
+    # own config and refuses (UMT5, SwitchTransformers: "`use_cache` can only be set to True if
+    # ... is used as a decoder"). Encoder stacks have no cache: switch it back off there.
+    for module in model.modules():
+        own = getattr(module, "config", None)
+        if (
+            own is not None
+            and own is not model.config
+            and getattr(module, "is_decoder", None) is False
+            and getattr(own, "use_cache", False) is True
+        ):
+            own.use_cache = False
     return extra
 
 
