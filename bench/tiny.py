@@ -43,7 +43,20 @@ WIDTH_KEYS = {
     "shared_expert_intermediate_size": 64, "num_experts": 4, "num_local_experts": 4,
     "n_routed_experts": 4, "num_experts_per_tok": 2, "kv_lora_rank": 16, "q_lora_rank": 32,
     "qk_rope_head_dim": 8, "qk_nope_head_dim": 8, "v_head_dim": 16,
+    # Widths under other names (XLM's emb_dim, Transfo-XL's d_embed, Perceiver's latents, Mamba
+    # state sizes, MCTCT's per-head width, Mllama/Llama4 vision projector widths, ...).
+    "emb_dim": 64, "d_embed": 64, "d_latents": 64, "num_latents": 16, "hidden_size_global": 64,
+    "attention_head_dim": 16, "rotary_dim": 8, "mamba_d_state": 16, "mamba_d_ssm": 128,
+    "mamba_n_heads": 8, "mamba_d_head": 16, "time_step_rank": 8, "state_size": 16,
+    "shared_intermediate_size": 128, "intermediate_size_mlp": 128, "auxiliary_channels": 32,
+    "vision_output_dim": 64, "projector_input_dim": 64, "projector_output_dim": 64,
+    "decoder_hidden_size": 64,
+    # Widths that must equal a (shrunk, 64-wide) hidden size elsewhere in the config: Mimi's
+    # depthwise upsampling groups, CSM's depth decoder input, Janus's image token embedding.
+    "upsample_groups": 64, "backbone_hidden_size": 64, "image_token_embed_dim": 64,
 }  # fmt: skip
+# Keys a config leaves None to derive them from others; the shrunk sizes fill them in.
+NONE_FILLED = ("num_key_value_heads", "head_dim")
 TOKEN_KEY_MARKS = ("token_id", "token_index")
 # Derived from the layer count or the stages: dropped so that __init__ computes them afresh.
 DERIVED_KEYS = ("layer_types", "out_features", "out_indices", "stage_names", "_name_or_path")
@@ -75,11 +88,26 @@ def main_task(
         (mapping, task, modality)
         for mapping, task, modality in TASK_MAPPINGS
         if model_type in getattr(modeling_auto, mapping, {})
+        and _takes_config(getattr(modeling_auto, mapping)[model_type], model_type)
     ]
     preferred = [entry for entry in listed if entry[1] in optimum_tasks]
     for mapping, task, modality in preferred or listed:
         return task, modality, _auto_class_name(mapping)
     return None
+
+
+def _takes_config(class_name: str | tuple[str, ...], model_type: str) -> bool:
+    """False where the mapped class wants another config: Emu3's, Llama4's and Mllama's causal
+    LM heads take the text sub-config, so the type's own config cannot build them."""
+    import transformers
+    from transformers import CONFIG_MAPPING
+
+    name = class_name[0] if isinstance(class_name, (tuple, list)) else class_name
+    try:
+        wanted = getattr(transformers, name).config_class
+        return issubclass(CONFIG_MAPPING[model_type], wanted)
+    except Exception:
+        return True  # cannot tell here; build() reports what goes wrong
 
 
 def _auto_class_name(mapping: str) -> str:
@@ -107,8 +135,9 @@ def _shrunk(values: dict[str, Any], gentle: bool) -> dict[str, Any]:
         (v for k, v in values.items() if any(m in k for m in TOKEN_KEY_MARKS) and type(v) is int),
         default=0,
     )
+    layers = max((v for k, v in values.items() if k in LAYER_KEYS and type(v) is int), default=0)
     for key, value in values.items():
-        if isinstance(value, dict) and key.endswith("config") and "model_type" in value:
+        if isinstance(value, dict) and "model_type" in value:  # text_config, encoder, ...
             # Keys every config has, left at PretrainedConfig's defaults, are noise to strict
             # sub-config classes (DBRX's refuses unknown kwargs).
             base = _base_defaults()
@@ -124,15 +153,57 @@ def _shrunk(values: dict[str, Any], gentle: bool) -> dict[str, Any]:
             continue
         elif type(value) is int and key in WIDTH_KEYS:
             out[key] = min(value, WIDTH_KEYS[key])
-        elif key == "vocab_size" and type(value) is int:
+        elif "vocab" in key and type(value) is int:  # BLT's hash vocab, Gemma3n's per layer
             out[key] = min(value, max(1024, max_token + 1))
-        elif key in ("depths", "encoder_layers_per_stage") and _int_list(value):
+        elif key in ("depths", "encoder_layers_per_stage", "num_block_repeats") and _int_list(
+            value
+        ):
             out[key] = [1] * len(value)
         elif key in ("hidden_sizes", "embed_dims", "conv_dim") and _int_list(value):
             out[key] = [min(v, 16 * 2 ** min(i, 3)) for i, v in enumerate(value)]
         elif key in ("num_heads", "num_attention_heads") and _int_list(value):
             out[key] = [1] * len(value)
+        elif key == "cutoffs" and _int_list(value) and type(values.get("vocab_size")) is int:
+            # Transfo-XL's adaptive softmax clusters: cut points inside the shrunk vocab.
+            vocab = min(values["vocab_size"], max(1024, max_token + 1))
+            out[key] = [vocab * (i + 1) // (len(value) + 1) for i in range(len(value))]
+        elif key == "use_mamba_kernels" and value is True:
+            out[key] = False  # the fused kernels are CUDA-only; the torch path runs anywhere
+        elif key in ("base_channels", "latent_channels") and type(value) is int:
+            out[key] = min(value, 32)  # VQ-VAE image tokenizers (Janus, Emu3, Chameleon)
+        elif isinstance(value, list) and layers >= 6 and len(value) == layers:
+            # One entry per layer (Gemma3n's intermediate sizes, Llama4's no_rope_layers and
+            # moe_layers): the first two, widths shrunk like the scalar.
+            cap = WIDTH_KEYS.get(key)
+            out[key] = [min(v, cap) if cap and type(v) is int else v for v in value[:2]]
+    if not gentle:
+        _consistent(values, out)
     return out
+
+
+def _consistent(values: dict[str, Any], out: dict[str, Any]) -> None:
+    """Keys that must agree with the shrunk widths (rules between keys, not per type)."""
+    now = {**values, **out}
+    hidden = now.get("hidden_size") or now.get("d_model") or now.get("n_embd")
+    heads = now.get("num_attention_heads") or now.get("n_head")
+    if type(hidden) is int and type(heads) is int and heads:
+        head = hidden // heads
+        for key in NONE_FILLED:  # None: derived in __init__ from the default sizes
+            if key in values and values[key] is None:
+                out[key] = heads if key == "num_key_value_heads" else head
+        # Rotary part of a head (CodeGen, GPT-J): at most the head's own width.
+        if type(now.get("rotary_dim")) is int:
+            out["rotary_dim"] = min(now["rotary_dim"], head // 2)
+    # EfficientNet (and ALIGN's vision tower): the head width is the last conv's, which is
+    # 1280 * width_coefficient; 0.1 makes it 128, the shrunk hidden_dim, and every stage thin.
+    if type(now.get("width_coefficient")) is float and type(now.get("hidden_dim")) is int:
+        out.update(width_coefficient=0.1, depth_coefficient=1.0, hidden_dim=128)
+    # Mamba2: hidden_size * expand must equal num_heads * head_dim.
+    mamba2 = ("expand", "num_heads", "head_dim", "hidden_size")
+    if all(type(now.get(k)) is int for k in mamba2) and "n_groups" in now:
+        out["head_dim"] = now["hidden_size"] * now["expand"] // now["num_heads"]
+        if type(now["n_groups"]) is int and now["num_heads"] % now["n_groups"]:
+            out["n_groups"] = 1  # groups of heads: must divide the shrunk head count
 
 
 def _required(defaults: dict[str, Any]) -> dict[str, Any]:
@@ -186,6 +257,11 @@ def build(model_type: str, seed: int = 0, optimum_tasks: frozenset[str] = frozen
             if isinstance(model_class, (tuple, list)):  # DeiT: plain head first, then teacher
                 model_class = model_class[0]
             count = _count_parameters(model_class, config)
+            if not count and shrink != "full":
+                # Not countable on the meta device: a gently shrunk or default-size model could
+                # take gigabytes (Chameleon, Qwen3-VL text); only the fully shrunk one is built.
+                errors.append(f"{shrink}: parameters cannot be counted on the meta device")
+                continue
             if count > MAX_PARAMETERS:
                 errors.append(f"{shrink}: {count / 1e6:.0f}M parameters")
                 continue
