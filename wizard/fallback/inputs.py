@@ -118,6 +118,8 @@ def example_inputs(model: Any, shape: Shape, seed: int = 0) -> dict[str, Any]:
         out["input_values"] = _waveform(config, accepts, rows, length, generator)
     elif "input_features" in accepts:
         out["input_features"] = _features(config, rows, length, generator)
+        if "noise_sequence" in accepts:
+            out.update(_vocoder(config, rows, generator))
     out.update(_series(config, accepts, rows, generator))
     out.update(_other_sources(config, accepts, rows, length, generator))
     if "decoder_input_ids" in accepts and getattr(config, "is_encoder_decoder", False):
@@ -289,6 +291,22 @@ def _waveform(config: Any, accepts: set[str], rows: int, length: int, generator:
     return torch.randn(rows, 400 * length, generator=generator)
 
 
+def _vocoder(config: Any, rows: int, generator: Any) -> dict[str, Any]:
+    """UniVNet: a spectrogram and the noise it shapes. Without a noise input the model draws its
+    own with torch.randn, which no export can match. Its location-variable convolutions unfold
+    the time axis with a size the TorchScript exporter needs static: the frame count is the
+    same at every shape, only the batch varies."""
+    import torch
+
+    frames = 16
+    bins = int(getattr(config, "num_mel_bins", 100) or 100)
+    noise = int(getattr(config, "model_in_channels", 64) or 64)
+    return {
+        "input_features": torch.randn(rows, frames, bins, generator=generator),
+        "noise_sequence": torch.randn(rows, frames, noise, generator=generator),
+    }
+
+
 def _series(config: Any, accepts: set[str], rows: int, generator: Any) -> dict[str, Any]:
     """Time series: the context length is fixed by the model, so only the batch varies."""
     import torch
@@ -428,6 +446,15 @@ AXIS_NAMES = {
     ("token_type_ids", 1): "sequence_length",
     ("decoder_input_ids", 1): "decoder_sequence_length",
     ("input_values", 1): "num_samples",
+    ("position_ids", 1): "sequence_length",
+    ("bbox", 1): "sequence_length",
+    ("visual_feats", 1): "num_boxes",
+    ("visual_pos", 1): "num_boxes",
+    ("query_embeds", 1): "num_queries",
+    **{
+        (name, 1): "sequence_length"
+        for name in ("states", "actions", "rewards", "returns_to_go", "timesteps")
+    },
 }
 
 
