@@ -96,7 +96,7 @@ def export_model(model: Any, output_dir: str | Path, *, dynamo: bool, opset: int
             f"({', '.join(trace)}): {first_line(error)}",
             "It needs inputs the wizard cannot build (processor output, placeholders).",
         ) from error
-    output_names = _tensor_outputs(probe)
+    output_names = [n for n in _tensor_outputs(probe) if n not in trace]  # no input renamed
     if not output_names:
         raise WizardError(f"{type(model).__name__} returns no tensors.", "Pick another task.")
     input_names = list(trace)
