@@ -25,6 +25,7 @@ AUDIO_KEYS = ("audio_token_id", "audio_token_index")
 # images from vision_start; Gemma 3 and GLM-4V wrap them the same way).
 START_KEYS = ("vision_start_token_id", "image_start_token_id", "boi_token_index", "boi_token_id")
 END_KEYS = ("vision_end_token_id", "image_end_token_id", "eoi_token_index", "eoi_token_id")
+VIDEO_FRAMES = 4
 FEATURE_METHODS = {
     "image": ("get_image_features",),
     "video": ("get_video_features",),
@@ -172,6 +173,11 @@ def _media(
         # Idefics2/3, SmolVLM: [batch, images, channels, h, w] and a mask of the real pixels.
         inputs["pixel_values"] = inputs["pixel_values"].unsqueeze(1)
         inputs["pixel_attention_mask"] = torch.ones(images, 1, height, width, dtype=torch.bool)
+    if getattr(config, "model_type", "") == "instructblipvideo" and _pixels_4d(inputs):
+        # InstructBLIP-Video: [batch, frames, channels, h, w]; 4 frames, as its processor takes.
+        inputs["pixel_values"] = torch.randn(
+            images, VIDEO_FRAMES, channels, height, width, generator=generator
+        )
     if "qformer_input_ids" in accepts:
         # InstructBLIP: the instruction again, in the Q-Former's own vocabulary.
         qformer = _sub(config, "qformer_config")
@@ -180,6 +186,11 @@ def _media(
         inputs["qformer_input_ids"] = ids
         inputs["qformer_attention_mask"] = torch.ones_like(ids)
     return images
+
+
+def _pixels_4d(inputs: dict[str, Any]) -> bool:
+    pixels = inputs.get("pixel_values")
+    return pixels is not None and pixels.dim() == 4
 
 
 # ----------------------------------------------------------------------------- feature counts
@@ -220,7 +231,11 @@ def _measured(model: Any, medium: str, inputs: dict[str, Any]) -> tuple[int, boo
         # Ovis2 returns (image features, indicator embeddings): the indicators go to their own
         # token ids, which the random text leaves out.
         output = output[0]
-    return _count_tensors(output), isinstance(output, (list, tuple)) and len(output) > 1
+    try:
+        total = _count_tensors(output)
+    except TypeError:  # a tower output, not projected features (BLIP-2): count from the config
+        return None
+    return total, isinstance(output, (list, tuple)) and len(output) > 1
 
 
 def _counted(model: Any, medium: str) -> int | None:
@@ -273,6 +288,8 @@ def _complete(model: Any, shape: Any, inputs: dict[str, Any], seed: int) -> dict
         per_item = _counted(model, medium)
         if per_item is None:
             return None
+        if medium == "video" and inputs["pixel_values"].dim() == 5:
+            per_item *= int(inputs["pixel_values"].shape[1])  # query tokens for every frame
         total = per_item * items
     if total <= 0 or total % items:
         return None
