@@ -93,6 +93,19 @@ def test_layout_model_gets_ordered_boxes() -> None:
     assert varying_axes(trace, check)["bbox"] == {0: "batch_size", 1: "sequence_length"}
 
 
+def test_layoutlm_gets_integer_boxes_its_embeddings_hold() -> None:
+    import torch
+    from transformers import LayoutLMConfig, LayoutLMModel
+
+    config = LayoutLMConfig(hidden_size=16, vocab_size=100, **LAYERS)
+    trace, _ = _runs(LayoutLMModel(config))
+    boxes = trace["bbox"]  # x0 y0 x1 y1, widths and heights are embedded too
+    assert boxes.dtype == torch.int64 and int(boxes.max()) < config.max_2d_position_embeddings
+    assert bool((boxes[..., 2] >= boxes[..., 0]).all()) and bool(
+        (boxes[..., 3] >= boxes[..., 1]).all()
+    )
+
+
 def test_decision_transformer_gets_a_trajectory() -> None:
     from transformers import DecisionTransformerConfig, DecisionTransformerModel
 

@@ -112,7 +112,7 @@ def example_inputs(model: Any, shape: Shape, seed: int = 0) -> dict[str, Any]:
         out.update(_text_extras(config, accepts, rows, length, generator))
     if "pixel_values" in accepts:
         out.update(_pixels(model, accepts, rows, generator))
-    if "pixel_values_videos" in accepts and "pixel_values" not in accepts:
+    if "pixel_values_videos" in accepts and not accepts & {"pixel_values", "input_ids"}:
         out["pixel_values_videos"] = _video(config, rows, generator)
     if "input_values" in accepts:
         out["input_values"] = _waveform(config, accepts, rows, length, generator)
@@ -174,20 +174,10 @@ def _boxes(config: Any, rows: int, length: int, generator: Any) -> Any:
     limit = getattr(config, "max_2d_position_embeddings", None)
     corners = torch.rand(rows, length, 2, 2, generator=generator).sort(dim=2).values
     if dims == 8:  # x0 y0 x1 y0 x1 y1 x0 y1
-        x, y = corners[..., 0], corners[..., 1]
-        quad = [
-            x[..., 0],
-            y[..., 0],
-            x[..., 1],
-            y[..., 0],
-            x[..., 1],
-            y[..., 1],
-            x[..., 0],
-            y[..., 1],
-        ]
-        boxes = torch.stack(quad, dim=-1)
+        (x0, y0), (x1, y1) = corners[..., 0, :].unbind(-1), corners[..., 1, :].unbind(-1)
+        boxes = torch.stack([x0, y0, x1, y0, x1, y1, x0, y1], dim=-1)
     else:
-        boxes = corners.transpose(2, 3).reshape(rows, length, 4)  # x0 y0 x1 y1
+        boxes = corners.reshape(rows, length, 4)  # x0 y0 x1 y1
     if isinstance(limit, int) and limit > 1:
         return (boxes * (min(limit, 1001) - 1)).long()
     return boxes
