@@ -145,6 +145,15 @@ def _text_extras(
     out: dict[str, Any] = {}
     if "bbox" in accepts:
         out["bbox"] = _boxes(config, rows, length, generator)
+    if "xpath_tags_seq" in accepts and "xpath_subs_seq" in accepts:
+        # MarkupLM: each token's XPath, a tag id and a subscript per depth level.
+        depth = int(getattr(config, "max_depth", 50))
+        for name, pad, units in (
+            ("xpath_tags_seq", "tag_pad_id", "max_xpath_tag_unit_embeddings"),
+            ("xpath_subs_seq", "subs_pad_id", "max_xpath_subs_unit_embeddings"),
+        ):
+            top = min(int(getattr(config, pad, 100)) + 1, int(getattr(config, units, 100)))
+            out[name] = torch.randint(0, top, (rows, length, depth), generator=generator)
     if "visual_feats" in accepts and "visual_pos" in accepts:
         # LXMERT: detector regions, [batch, boxes, feature dim] and [batch, boxes, 4].
         boxes = max(2, length - 5)
@@ -438,6 +447,8 @@ AXIS_NAMES = {
     ("input_values", 1): "num_samples",
     ("position_ids", 1): "sequence_length",
     ("bbox", 1): "sequence_length",
+    ("xpath_tags_seq", 1): "sequence_length",
+    ("xpath_subs_seq", 1): "sequence_length",
     ("visual_feats", 1): "num_boxes",
     ("visual_pos", 1): "num_boxes",
     ("query_embeds", 1): "num_queries",
