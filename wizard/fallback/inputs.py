@@ -164,14 +164,17 @@ def _text_extras(
     if "lang_ids" in accepts and getattr(config, "languages", None):
         # X-MOD: one language adapter per row; index 0, the first of config.languages.
         out["lang_ids"] = torch.zeros(rows, dtype=torch.int64)
-    if (
-        "position_ids" in accepts
-        and getattr(config, "model_type", "") == "esm"
-        and getattr(config, "pad_token_id", None) is None
-    ):
-        # ESM derives positions from the pad id; a config without one needs them given.
+    if "position_ids" in accepts and _needs_positions(config):
         out["position_ids"] = torch.arange(length).expand(rows, length).clone()
     return out
+
+
+def _needs_positions(config: Any) -> bool:
+    """Models whose forward() cannot work out the positions itself here: ESM derives them from
+    the pad id (a config without one fails); ImageGPT (transformers 4.57) adds a past length
+    that is None when called without a cache."""
+    kind = getattr(config, "model_type", "")
+    return kind == "imagegpt" or (kind == "esm" and getattr(config, "pad_token_id", None) is None)
 
 
 def _boxes(config: Any, rows: int, length: int, generator: Any) -> Any:
@@ -217,6 +220,11 @@ def _pixels(model: Any, accepts: set[str], rows: int, generator: Any) -> dict[st
     else:
         lead = (rows, channels)
     out["pixel_values"] = torch.randn(*lead, height, width, generator=generator)
+    if "noise" in accepts and isinstance(patch, int) and patch > 0:
+        # ViTMAE masks patches at random, from torch.rand unless given this noise: without it
+        # no export could match PyTorch. One value per patch.
+        patches = (height // patch) * (width // patch)
+        out["noise"] = torch.rand(rows, patches, generator=generator)
     if "prompt_pixel_values" in accepts and "prompt_masks" in accepts:
         # SegGPT: an example image and its mask, the same size as the input image.
         out["prompt_pixel_values"] = torch.randn(*lead, height, width, generator=generator)
@@ -387,6 +395,11 @@ def _other_sources(
         out["timesteps"] = torch.randint(0, steps, (rows, length), generator=generator)
         out["attention_mask"] = torch.ones(rows, length, dtype=torch.int64)
         out = {k: v for k, v in out.items() if k in accepts}
+    if "audio_mel" in accepts and "audio_mel_mask" in accepts:
+        # Gemma 3n's audio encoder alone: mel frames and a padding mask (True = padded).
+        bins = int(getattr(config, "input_feat_size", 128))
+        out["audio_mel"] = torch.randn(rows, 8 * length, bins, generator=generator)
+        out["audio_mel_mask"] = torch.zeros(rows, 8 * length, dtype=torch.bool)
     if "trajectories" in accepts:
         # Trajectory Transformer: discretised transitions; whole transitions only (the model
         # pads to a multiple of transition_dim with Python arithmetic, a traced constant).
@@ -452,6 +465,8 @@ AXIS_NAMES = {
     ("visual_feats", 1): "num_boxes",
     ("visual_pos", 1): "num_boxes",
     ("query_embeds", 1): "num_queries",
+    ("audio_mel", 1): "num_frames",
+    ("audio_mel_mask", 1): "num_frames",
     **{
         (name, 1): "sequence_length"
         for name in ("states", "actions", "rewards", "returns_to_go", "timesteps")
