@@ -54,11 +54,16 @@ WIDTH_KEYS = {
     # Widths that must equal a (shrunk, 64-wide) hidden size elsewhere in the config: Mimi's
     # depthwise upsampling groups, CSM's depth decoder input, Janus's image token embedding.
     "upsample_groups": 64, "backbone_hidden_size": 64, "image_token_embed_dim": 64,
+    "num_queries": 16,  # RT-DETR, D-FINE: top-k over the anchors of a small image
+    "mlp_dim": 128,  # SAM's and SegGPT's MLP width
+    "bottleneck_features": 64,  # ZoeDepth: the fusion width it is added to
+    "projection_size": 64,  # SigLIP's text head: compared with the (64-wide) image embeddings
 }  # fmt: skip
 # Keys a config leaves None to derive them from others; the shrunk sizes fill them in.
 NONE_FILLED = ("num_key_value_heads", "head_dim")
 TOKEN_KEY_MARKS = ("token_id", "token_index")
 # Derived from the layer count or the stages: dropped so that __init__ computes them afresh.
+OUT_INDEX_KEYS = ("out_indices", "backbone_out_indices")
 DERIVED_KEYS = ("layer_types", "out_features", "out_indices", "stage_names", "_name_or_path")
 
 
@@ -136,6 +141,17 @@ def _shrunk(values: dict[str, Any], gentle: bool) -> dict[str, Any]:
         default=0,
     )
     layers = max((v for k, v in values.items() if k in LAYER_KEYS and type(v) is int), default=0)
+    # Feature maps a head reads from a transformer backbone (DPT's four, Depth Anything's):
+    # as many layers as maps, so that the head keeps its shape. Stage-based backbones (depths)
+    # keep their stage count, so their indices stay valid as they are.
+    picked = next((k for k in OUT_INDEX_KEYS if _int_list(values.get(k))), None)
+    kept_layers = 2
+    if picked and layers and "depths" not in values and not gentle:
+        original = values[picked]
+        kept_layers = min(layers, max(2, len(original)))
+        offset = layers - max(original)  # 1 where indices count from 0, 0 from the stem
+        first = kept_layers - offset - len(original) + 1
+        out[picked] = list(range(first, first + len(original)))
     for key, value in values.items():
         if isinstance(value, dict) and "model_type" in value:  # text_config, encoder, ...
             # Keys every config has, left at PretrainedConfig's defaults, are noise to strict
@@ -146,20 +162,32 @@ def _shrunk(values: dict[str, Any], gentle: bool) -> dict[str, Any]:
                 for k, v in value.items()
                 if k not in DERIVED_KEYS and not (k in base and base[k] == v)
             }
+            if "depths" in value:  # stages keep their count: the head's choice stays valid
+                kept.update({k: value[k] for k in ("out_features", "out_indices") if k in value})
             out[key] = {**kept, **_shrunk(value, gentle)}
         elif type(value) is int and key in LAYER_KEYS:
-            out[key] = min(value, 2)
+            out[key] = min(value, kept_layers)
+        elif key in OUT_INDEX_KEYS:
+            continue  # set above, or left to __init__
         elif gentle:
             continue
         elif type(value) is int and key in WIDTH_KEYS:
             out[key] = min(value, WIDTH_KEYS[key])
+        elif type(value) is int and key.endswith(("_hidden_size", "_intermediate_size")):
+            # Other towers' widths under prefixed names (X-CLIP's mit_hidden_size, projector
+            # and cross-attention inputs): as wide as the shrunk hidden sizes they meet.
+            out[key] = min(value, 64 if key.endswith("hidden_size") else 128)
         elif "vocab" in key and type(value) is int:  # BLT's hash vocab, Gemma3n's per layer
             out[key] = min(value, max(1024, max_token + 1))
         elif key in ("depths", "encoder_layers_per_stage", "num_block_repeats") and _int_list(
             value
         ):
+            if _per_block(values, value):
+                continue  # TextNet lists each block's kernels: the depths stay
             out[key] = [1] * len(value)
-        elif key in ("hidden_sizes", "embed_dims", "conv_dim") and _int_list(value):
+        elif key in ("hidden_sizes", "embed_dims", "conv_dim", "neck_hidden_sizes") and _int_list(
+            value
+        ):
             out[key] = [min(v, 16 * 2 ** min(i, 3)) for i, v in enumerate(value)]
         elif key in ("num_heads", "num_attention_heads") and _int_list(value):
             out[key] = [1] * len(value)
@@ -169,6 +197,8 @@ def _shrunk(values: dict[str, Any], gentle: bool) -> dict[str, Any]:
             out[key] = [vocab * (i + 1) // (len(value) + 1) for i in range(len(value))]
         elif key == "use_mamba_kernels" and value is True:
             out[key] = False  # the fused kernels are CUDA-only; the torch path runs anywhere
+        elif key == "num_groups" and type(value) is int and "hidden_sizes" in values:
+            out[key] = min(value, 8)  # BiT's group norms: must divide the shrunk stage widths
         elif key in ("base_channels", "latent_channels") and type(value) is int:
             out[key] = min(value, 32)  # VQ-VAE image tokenizers (Janus, Emu3, Chameleon)
         elif isinstance(value, list) and layers >= 6 and len(value) == layers:
@@ -188,12 +218,46 @@ def _consistent(values: dict[str, Any], out: dict[str, Any]) -> None:
     heads = now.get("num_attention_heads") or now.get("n_head")
     if type(hidden) is int and type(heads) is int and heads:
         head = hidden // heads
+        filled = {"num_key_value_heads": heads, "head_dim": head}
         for key in NONE_FILLED:  # None: derived in __init__ from the default sizes
             if key in values and values[key] is None:
-                out[key] = heads if key == "num_key_value_heads" else head
+                out[key] = filled[key]
+    # Routed experts with no count per token (DeepSeek-V2's default): two of the shrunk four.
+    if values.get("num_experts_per_tok", 0) is None and type(now.get("n_routed_experts")) is int:
+        out["num_experts_per_tok"] = 2
+        # Multi-head attention stays multi-head (DeepSeek-V2's latent attention has no groups).
+        if values.get("num_key_value_heads") == values.get("num_attention_heads") is not None:
+            out["num_key_value_heads"] = heads
         # Rotary part of a head (CodeGen, GPT-J): at most the head's own width.
         if type(now.get("rotary_dim")) is int:
             out["rotary_dim"] = min(now["rotary_dim"], head // 2)
+    # SAM's vision neck feeds the prompt encoder and mask decoder (64 wide once shrunk), and
+    # its positional features are half that width.
+    if type(now.get("num_pos_feats")) is int and type(now.get("output_channels")) is int:
+        out.update(output_channels=64, num_pos_feats=32)
+    # Stage widths and the widths that follow them (EfficientFormer's dim is its last stage,
+    # TextNet's stem feeds its first, HGNet-V2's stage output channels are its hidden sizes).
+    stages, new_stages = values.get("hidden_sizes"), out.get("hidden_sizes")
+    if _int_list(values.get("stage_out_channels")) and _int_list(stages):
+        for key, value in values.items():
+            if key.startswith("stage_") and key.endswith("_channels") and _int_list(value):
+                out[key] = [max(v // 4, 4) for v in value]
+        if _int_list(values.get("stem_channels")):
+            stem = values["stem_channels"]
+            out["stem_channels"] = stem[:1] + [max(v // 4, 4) for v in stem[1:]]
+        out["hidden_sizes"] = new_stages = out["stage_out_channels"]
+    if _int_list(stages) and _int_list(new_stages):
+        for key in ("dim", "stem_out_channels", "embedding_size"):
+            if type(values.get(key)) is int and values[key] in (stages[-1], stages[0]):
+                out[key] = new_stages[-1] if values[key] == stages[-1] else new_stages[0]
+    # LayoutLM-style 2D position embeddings: 4 coordinates and 2 sizes concatenate to hidden.
+    if type(hidden) is int and type(now.get("coordinate_size")) is int and "shape_size" in now:
+        coordinate = hidden // 6
+        out.update(coordinate_size=coordinate, shape_size=(hidden - 4 * coordinate) // 2)
+    # Multi-head latent attention (DeepSeek-V2/V3, LongCat-Flash): the rotary tables are as
+    # wide as the rope part of a query head, which config.head_dim names.
+    if type(now.get("qk_rope_head_dim")) is int and "head_dim" in out:
+        out["head_dim"] = now["qk_rope_head_dim"]
     # EfficientNet (and ALIGN's vision tower): the head width is the last conv's, which is
     # 1280 * width_coefficient; 0.1 makes it 128, the shrunk hidden_dim, and every stage thin.
     if type(now.get("width_coefficient")) is float and type(now.get("hidden_dim")) is int:
@@ -206,11 +270,36 @@ def _consistent(values: dict[str, Any], out: dict[str, Any]) -> None:
             out["n_groups"] = 1  # groups of heads: must divide the shrunk head count
 
 
+def _per_type(model_type: str, out: dict[str, Any]) -> None:
+    """The few configs no rule between keys covers, each for the reason given."""
+    if model_type == "pixtral":
+        # 1024-pixel images are 4096 patches: minutes per forward on two cores. 256 keeps the
+        # 16-pixel patches and the 2D rotary grid, at 256 patches.
+        out["image_size"] = 256
+    elif model_type == "clvp" and "decoder_config" in out and "speech_config" in out:
+        # The speech encoder reads the decoder's argmax: both keep the decoder's vocab (its
+        # start and stop speech tokens sit at its top, so it does not shrink).
+        out["speech_config"]["vocab_size"] = out["decoder_config"].get("vocab_size", 8194)
+        for tower in ("text_config", "speech_config"):  # rotary width is at least 32 there:
+            out[tower]["num_attention_heads"] = 2  # heads of 64 / 2 = 32
+    elif model_type == "tvp":
+        out["type_vocab_size"] = 2  # the text embeddings read it; TvpConfig never sets it
+    elif model_type == "retribert":
+        out["position_embedding_type"] = "absolute"  # BERT embeddings read it; never set
+    elif model_type == "lilt":
+        out["hidden_size"] = 96  # six layout embeddings of hidden // 6 concatenate to hidden
+    elif model_type == "xclip" and "projection_dim" in out:
+        # The multi-frame transformer runs on projected frame embeddings.
+        out.setdefault("vision_config", {})["mit_hidden_size"] = out["projection_dim"]
+
+
 def _required(defaults: dict[str, Any]) -> dict[str, Any]:
     """Values some configs leave None or tie to the default layer count."""
     out: dict[str, Any] = {}
     if "vocab_size" in defaults and defaults["vocab_size"] is None:
         out["vocab_size"] = 64  # CTC heads and ESM need one; their configs leave it None
+        if "pad_token_id" in defaults and defaults["pad_token_id"] is None:
+            out["pad_token_id"] = 1  # ESM's embeddings mask padding; real checkpoints say 1
     if "prediction_length" in defaults and defaults["prediction_length"] is None:
         out["prediction_length"] = 8  # time-series models refuse to build without it
     if isinstance(defaults.get("attention_types"), list):
@@ -222,6 +311,15 @@ def _base_defaults() -> dict[str, Any]:
     from transformers import PretrainedConfig
 
     return PretrainedConfig().to_dict()
+
+
+def _per_block(values: dict[str, Any], depths: list[int]) -> bool:
+    """True when another key lists one entry per block of every stage (TextNet's kernels)."""
+    return any(
+        isinstance(v, list) and len(v) == len(depths) and all(isinstance(x, list) for x in v)
+        and [len(x) for x in v] == depths
+        for v in values.values()
+    )  # fmt: skip
 
 
 def _int_list(value: Any) -> bool:
@@ -252,6 +350,8 @@ def build(model_type: str, seed: int = 0, optimum_tasks: frozenset[str] = frozen
             overrides = {} if shrink == "default" else _shrunk(defaults, shrink == "gentle")
             if shrink != "default":
                 overrides.update(_required(defaults))
+            if shrink != "default":
+                _per_type(model_type, overrides)
             config = config_class(**overrides)
             model_class = auto_class._model_mapping[config_class]
             if isinstance(model_class, (tuple, list)):  # DeiT: plain head first, then teacher
