@@ -128,3 +128,19 @@ def test_layout_model_exports_and_validates_end_to_end(tmp_path: Path) -> None:
     assert winner["dynamic_axes"]["bbox"] == {"0": "batch_size", "1": "sequence_length"}
     # Validation fed 3 rows of 13 tokens and their boxes; the trace saw 2 rows of 9.
     assert "bbox [3, 13, 8]" in winner["validation"]["inputs_description"]
+
+
+def test_graph_model_gets_nodes_edges_and_distances() -> None:
+    from transformers import GraphormerConfig, GraphormerModel
+
+    config = GraphormerConfig(
+        hidden_size=16, embedding_dim=16, ffn_embedding_dim=16, num_attention_heads=2,
+        num_hidden_layers=1,
+    )  # fmt: skip
+    trace, check = _runs(GraphormerModel(config))
+    assert trace["input_edges"].shape == (2, 9, 9, config.multi_hop_max_dist, 3)
+    assert trace["attn_bias"].shape == (2, 10, 10)  # the graph token comes first
+    assert int(trace["spatial_pos"].min()) >= 1  # 0 marks padding
+    assert varying_axes(trace, check)["spatial_pos"] == {
+        0: "batch_size", 1: "num_nodes", 2: "num_nodes",
+    }  # fmt: skip

@@ -400,6 +400,8 @@ def _other_sources(
         bins = int(getattr(config, "input_feat_size", 128))
         out["audio_mel"] = torch.randn(rows, 8 * length, bins, generator=generator)
         out["audio_mel_mask"] = torch.zeros(rows, 8 * length, dtype=torch.bool)
+    if {"input_nodes", "input_edges", "attn_bias", "spatial_pos"} <= accepts:
+        out.update(_graph(config, rows, length, generator))
     if "trajectories" in accepts:
         # Trajectory Transformer: discretised transitions; whole transitions only (the model
         # pads to a multiple of transition_dim with Python arithmetic, a traced constant).
@@ -409,6 +411,27 @@ def _other_sources(
         vocab = int(getattr(config, "vocab_size", 100))
         out["trajectories"] = torch.randint(0, vocab, (rows, steps * step), generator=generator)
     return out
+
+
+def _graph(config: Any, rows: int, nodes: int, generator: Any) -> dict[str, Any]:
+    """Graphormer: a batch of graphs of ``nodes`` nodes, 3 features per node and per edge, ids
+    from 1 (0 is padding) below each embedding table's size."""
+    import torch
+
+    def ids(limit: str, *shape: int) -> Any:
+        top = max(2, min(int(getattr(config, limit, 64)), 64))
+        return torch.randint(1, top, (rows, *shape), generator=generator)
+
+    hops = max(1, int(getattr(config, "multi_hop_max_dist", 5) or 5))
+    return {
+        "input_nodes": ids("num_atoms", nodes, 3),
+        "input_edges": ids("num_edges", nodes, nodes, hops, 3),
+        "attn_bias": torch.zeros(rows, nodes + 1, nodes + 1),
+        "in_degree": ids("num_in_degree", nodes),
+        "out_degree": ids("num_out_degree", nodes),
+        "spatial_pos": ids("num_spatial", nodes, nodes),
+        "attn_edge_type": ids("num_edges", nodes, nodes, 3),
+    }
 
 
 def _features(config: Any, rows: int, length: int, generator: Any) -> Any:
@@ -466,6 +489,14 @@ AXIS_NAMES = {
     ("visual_pos", 1): "num_boxes",
     ("query_embeds", 1): "num_queries",
     ("audio_mel", 1): "num_frames",
+    **{
+        (name, axis): "num_nodes"
+        for name in ("input_nodes", "input_edges", "spatial_pos", "attn_edge_type")
+        for axis in (1, 2)
+        if (name, axis) != ("input_nodes", 2)
+    },
+    ("in_degree", 1): "num_nodes",
+    ("out_degree", 1): "num_nodes",
     ("audio_mel_mask", 1): "num_frames",
     **{
         (name, 1): "sequence_length"
