@@ -156,12 +156,17 @@ def test_models_without_placeholders_keep_their_inputs() -> None:
     assert with_placeholders(model, TRACE, inputs, 0) is inputs
 
 
-def test_llava_exports_and_validates(llava: Any, tmp_path: Any) -> None:
+@pytest.mark.parametrize("fixture,image_axes", [("llava", {}), ("paligemma", {"0": "batch_size"})])
+def test_exports_and_validates(
+    request: pytest.FixtureRequest, tmp_path: Any, fixture: str, image_axes: dict[str, str]
+) -> None:
+    """LLaVA's graph keeps one image; PaliGemma's takes one image per row, any number of rows."""
     from onnx_wizard.fallback.ladder import first_validated
     from onnx_wizard.fallback.routes import TORCHSCRIPT
 
-    winner, tries = first_validated(llava, "feature-extraction", tmp_path, (TORCHSCRIPT,))
+    model = request.getfixturevalue(fixture)
+    winner, tries = first_validated(model, "feature-extraction", tmp_path, (TORCHSCRIPT,))
     assert winner is not None, tries
     assert winner["passed"] and winner["validation"]["checks"]
-    assert winner["traced_shapes"]["pixel_values"] == [1, 3, 56, 56]
     assert winner["dynamic_axes"]["input_ids"] == {"0": "batch_size", "1": "sequence_length"}
+    assert winner["dynamic_axes"]["pixel_values"] == image_axes
