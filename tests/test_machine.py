@@ -441,10 +441,22 @@ def test_failed_check_blocks_next_unless_ignored() -> None:
     assert machine.next(state).step is Step.MODEL
 
 
-def test_unsupported_model_blocks() -> None:
-    state = machine.with_facts(at(Step.MODEL), report={**ENCODER, "supported": False})
+def test_unsupported_model_goes_on_by_a_fallback_route_or_blocks_without_one() -> None:
+    unsupported = {**ENCODER, "supported": False, "model_type": "newbert"}
+    state = machine.with_facts(at(Step.MODEL), report=unsupported)
     view = machine.view(state)
-    assert view.status == "blocked" and "bert" in (view.error or "")
+    assert view.status == "ready", view.error
+    route = next(f for f in view.fields if f.name == "route")
+    assert route.value == "auto" and "torchscript" in [c[0] for c in route.choices]
+    assert "Risk:" in route.help  # each route is offered with its risk
+    outlook = next(f for f in view.fields if f.name == "route_outlook")
+    assert "newbert" in str(outlook.value) and "Auto tries:" in str(outlook.value)
+    assert machine.next(state).step is Step.TASK
+    # A library with no fallback route (optimum's own exporters only): blocked, with the why.
+    other = {**unsupported, "library": "timm"}
+    state = machine.with_facts(at(Step.MODEL), report=other)
+    view = machine.view(state)
+    assert view.status == "blocked" and "newbert" in (view.error or "")
     assert machine.next(state).step is Step.MODEL
 
 

@@ -5,7 +5,7 @@ a way on from an unsupported model."""
 
 from __future__ import annotations
 
-from onnx_wizard.flow import machine
+from onnx_wizard.flow import engine, machine
 from onnx_wizard.flow.actions import WORK_BUSY
 from onnx_wizard.flow.steps import Step
 from onnx_wizard.validation.report import default_atol
@@ -51,10 +51,18 @@ def test_an_unsupported_model_is_not_a_dead_end() -> None:
     report = {**ENCODER, "supported": False, "model_type": "oddnet", "spec": "me/oddnet"}
     state = machine.with_facts(at(Step.MODEL, ENCODER), report=report)
     view = machine.view(state)
+    assert view.status == "ready" and view.field("route").value == "auto"
+    # The review's command is the route's, runnable as it stands.
+    review = engine.refresh(machine.with_answers(at(Step.REVIEW, ENCODER), {}))
+    review = machine.with_facts(review, report=report)
+    command = engine.plan_command(review)
+    assert command.startswith("onnx-wizard export") and "--route auto" in command
+    # Outside transformers no route fits: blocked, saying why and what is left.
+    other = {**report, "library": "timm"}
+    view = machine.view(machine.with_facts(at(Step.MODEL, ENCODER), report=other))
     assert view.status == "blocked" and view.error
-    assert "onnx-wizard export me/oddnet" in view.error and "--auto-fix" in view.error
-    assert "oddnet-onnx --auto-fix" in view.error  # the command names its output folder
-    assert "doctor" in view.error
+    assert "timm model (oddnet)" in view.error and "transformers models only" in view.error
+    assert "doctor" in view.error and "--auto-fix" not in view.error
 
 
 def test_file_choices_say_what_they_write_and_cost_before_any_toggle() -> None:

@@ -34,10 +34,10 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace a non-empty OUTDIR")
     parser.add_argument(
         "--route",
-        choices=("auto", "related-config", "torchscript", "dynamo"),
+        metavar="ROUTE",
         help="for a model type optimum cannot export: auto (every route below, in order of "
-        "measured success, first validated wins), a related model's ONNX config, or torch.onnx "
-        "(TorchScript or dynamo); --auto-fix takes auto",
+        "measured success, first validated wins), related-config (or related-config:TYPE, a "
+        "related model's ONNX config), torchscript or dynamo (torch.onnx); --auto-fix takes auto",
     )
     parser.add_argument(
         "--timeout",
@@ -114,7 +114,7 @@ def _export(args: argparse.Namespace) -> int:
     facts = report.to_dict()
     if facts.get("source_kind") != "hub":
         refuse_protected(plan.output, source=facts.get("path"))
-    fallback = choose_fallback(facts, args.route, auto=args.auto_fix)
+    fallback = choose_fallback(facts, args.route, auto=args.auto_fix, task=args.task)
     limit = parse_size(args.max_memory) if args.max_memory else default_limit()
     if args.timeout is not None and args.timeout <= 0:
         raise WizardError(
@@ -256,7 +256,7 @@ def ladder_after_optimum(facts: dict[str, Any], result: RecoveryOutcome) -> dict
 
 
 def choose_fallback(
-    facts: dict[str, Any], route: str | None, *, auto: bool
+    facts: dict[str, Any], route: str | None, *, auto: bool, task: str | None = None
 ) -> dict[str, Any] | None:
     """The fallback job for an unsupported model: the route asked for, or the first offer."""
     if facts.get("supported"):
@@ -267,12 +267,16 @@ def choose_fallback(
             )
         return None
     from onnx_wizard.fallback.routes import choose_routes, fallback_job
+    from onnx_wizard.flow.fallback_route import offer_id
 
-    offers = choose_routes(facts)
-    chosen = [o for o in offers if o["route"] == route] if route else offers[:1] if auto else []
+    asked = task if task and task != "auto" else None
+    offers = choose_routes({**facts, "task": asked or facts.get("task")})
+    # "related-config" takes the first related offer; "related-config:TYPE" names one.
+    matching = [o for o in offers if route in (o["route"], offer_id(o))]
+    chosen = matching if route else offers[:1] if auto else []
     if chosen:
         return fallback_job(chosen[0])
-    listing = "; ".join(f"--route {o['route']}: {o['label']}" for o in offers) or "none"
+    listing = "; ".join(f"--route {offer_id(o)}: {o['label']}" for o in offers) or "none"
     kind = facts.get("model_type") or "this model"
     raise WizardError(
         f"optimum has no ONNX export for model type {kind!r}. "

@@ -409,8 +409,17 @@ def run_job(job: dict[str, Any], events: Any = None) -> dict[str, Any]:
 
         order = tuple(spec.get("order") or ()) or None
         return run_ladder(
-            model_path, output, task, order=order, events=events, trust_remote_code=remote
-        )
+            model_path, output, task, order=order, events=events, trust_remote_code=remote,
+            opset=opset,
+        )  # fmt: skip
+    if spec["route"] in (TORCHSCRIPT, DYNAMO) and task.endswith("-with-past"):
+        # One torch.onnx route, with the KV cache when that validates: the ladder on one rung.
+        from onnx_wizard.fallback.ladder import run_ladder
+
+        return run_ladder(
+            model_path, output, task, order=(spec["route"],), events=events,
+            trust_remote_code=remote, opset=opset,
+        )  # fmt: skip
     if spec["route"] not in (TORCHSCRIPT, DYNAMO):
         raise WizardError(
             f"Unknown fallback route {spec['route']!r}.",

@@ -70,7 +70,9 @@ def borrow_candidates(model: Any, task: str, route: str) -> list[tuple[str, str]
     return out
 
 
-def _try_borrowed(model: Any, task: str, related: str, out: Path) -> dict[str, Any]:
+def _try_borrowed(
+    model: Any, task: str, related: str, out: Path, opset: int | None = None
+) -> dict[str, Any]:
     from onnx_wizard.fallback.borrow import borrowed_config, export_borrowed
     from onnx_wizard.fallback.lineage import config_inputs
 
@@ -82,11 +84,20 @@ def _try_borrowed(model: Any, task: str, related: str, out: Path) -> dict[str, A
             "export would leave part of the model out.",
             "Pick another route.",
         )
-    return export_borrowed(model, out, task, related)
+    return export_borrowed(model, out, task, related, opset=opset)
 
 
-def attempt(model: Any, task: str, route: str, out: Path, related: str | None = None) -> dict:
-    """One route, exported into ``out`` and validated; ``validation`` says whether it passed."""
+def attempt(
+    model: Any,
+    task: str,
+    route: str,
+    out: Path,
+    related: str | None = None,
+    opset: int | None = None,
+) -> dict:
+    """One route, exported into ``out`` and validated; ``validation`` says whether it passed.
+
+    ``opset`` is the user's choice; None takes each exporter's default."""
     from onnx_wizard.fallback.generic import export_model
     from onnx_wizard.fallback.verify import verify_export
 
@@ -94,16 +105,16 @@ def attempt(model: Any, task: str, route: str, out: Path, related: str | None = 
         shutil.rmtree(out)
     started = time.monotonic()
     if route in (LINEAGE, FAMILY):
-        info = _try_borrowed(model, task, str(related), out)
+        info = _try_borrowed(model, task, str(related), out, opset)
         exported_task = task
     elif route == TORCHSCRIPT and _generator(model, task):
-        cached = _with_cache(model, task, out)
+        cached = _with_cache(model, task, out, opset)
         if cached is not None:
             return {**cached, "seconds": round(time.monotonic() - started, 2)}
-        info = export_model(model, out, dynamo=False)
+        info = export_model(model, out, dynamo=False, **_opset_kw(opset))
         exported_task = _base(task)  # the cached graph failed: one graph, no cache
     else:
-        info = export_model(model, out, dynamo=route == DYNAMO)
+        info = export_model(model, out, dynamo=route == DYNAMO, **_opset_kw(opset))
         exported_task = _base(task)  # one graph, no cache
     report = verify_export(model, out, exported_task)
     return {
@@ -119,18 +130,24 @@ def attempt(model: Any, task: str, route: str, out: Path, related: str | None = 
     }
 
 
+def _opset_kw(opset: int | None) -> dict[str, int]:
+    return {"opset": int(opset)} if opset else {}
+
+
 def _generator(model: Any, task: str) -> bool:
     return task == "text-generation-with-past" and not model.config.is_encoder_decoder
 
 
-def _with_cache(model: Any, task: str, out: Path) -> dict[str, Any] | None:
+def _with_cache(
+    model: Any, task: str, out: Path, opset: int | None = None
+) -> dict[str, Any] | None:
     """The TorchScript export with the KV cache, when it validates; None sends the caller to
     the export without a cache (slower generation, but a working graph)."""
     from onnx_wizard.fallback.cached import export_decoder_with_cache
     from onnx_wizard.fallback.verify import verify_export
 
     try:
-        export_decoder_with_cache(model, out)
+        export_decoder_with_cache(model, out, **_opset_kw(opset))
         report = verify_export(model, out, task)
     except Exception:  # WizardError or a tracer crash: the cache-free export is next
         shutil.rmtree(out, ignore_errors=True)
@@ -166,7 +183,11 @@ def _graph_inputs(folder: Path) -> list[str]:
 
 
 def first_validated(
-    model: Any, task: str, work: Path, order: tuple[str, ...] = DEFAULT_ORDER
+    model: Any,
+    task: str,
+    work: Path,
+    order: tuple[str, ...] = DEFAULT_ORDER,
+    opset: int | None = None,
 ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
     """Try ``order``'s routes into work/<n>; (the first validated attempt or None, all tries)."""
     tries: list[dict[str, Any]] = []
@@ -187,7 +208,7 @@ def first_validated(
             tries.append({"route": route, "related_model_type": None, "error": _cannot_run(tries)})
             continue
         try:
-            result = attempt(model, task, route, out, related)
+            result = attempt(model, task, route, out, related, opset)
         except WizardError as error:
             tries.append({"route": route, "related_model_type": related, "error": error.problem})
             continue
@@ -213,6 +234,7 @@ def run_ladder(
     order: tuple[str, ...] | None = None,
     events: Any = None,
     trust_remote_code: bool = False,
+    opset: int | None = None,
 ) -> dict[str, Any]:
     """The export child's ``auto`` route: load the model, climb the ladder, keep the winner.
 
@@ -234,7 +256,7 @@ def run_ladder(
     work = out / ".onnx-wizard-routes"
     if events is not None:
         events.stage("export", "trying the fallback routes in order of measured success")
-    winner, tries = first_validated(model, task, work, order or DEFAULT_ORDER)
+    winner, tries = first_validated(model, task, work, order or DEFAULT_ORDER, opset)
     if winner is None:
         shutil.rmtree(work, ignore_errors=True)
         lines = [f"{t['route']}{_related(t)}: {_why(t)}" for t in tries] or ["no route applies"]

@@ -118,10 +118,14 @@ def _torch_offer(report: dict[str, Any], route: str) -> dict[str, Any] | None:
     base = task.removesuffix("-with-past")
     if base not in TORCH_TASKS or report.get("is_encoder_decoder"):
         return None
+    generator = base == "text-generation"
     no_cache = (
         " It exports without the KV cache (task text-generation): each new token reruns the "
         "whole sequence, so generation is much slower than with optimum's cached export."
-        if base == "text-generation"
+        if generator and route == DYNAMO
+        else " It exports the KV cache (past_key_values in, present out) when that graph "
+        "validates, else one graph without it (slower generation)."
+        if generator
         else ""
     )
     if route == TORCHSCRIPT:

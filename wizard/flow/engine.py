@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from onnx_wizard.errors import WizardError
-from onnx_wizard.flow import machine, preflight_view, publishing, quantizing
+from onnx_wizard.flow import fallback_route, machine, preflight_view, publishing, quantizing
 from onnx_wizard.flow.actions import chosen_remedy, consent_key, remote_code_key
 from onnx_wizard.flow.results import file_rows
 from onnx_wizard.flow.session import SessionInfo, find_resumable
@@ -43,7 +43,8 @@ def inspect_source(state: WizardState) -> WizardState:
     except KeyboardInterrupt:
         errors = {**state.errors, "source": INSPECTION_CANCELLED}
         return replace(state, errors=errors, attempted=True)
-    return preflight_view.checked(machine.with_facts(state, report=report.to_dict()))
+    facts = fallback_route.with_cache_choice(report.to_dict())
+    return preflight_view.checked(machine.with_facts(state, report=facts))
 
 
 INSPECTION_CANCELLED = "Cancelled while the model was being read. Press Next to read it again."
@@ -89,12 +90,19 @@ def current_plan(state: WizardState) -> ExportPlan:
     return plan_from_answers(machine.effective_answers(state), report)
 
 
+def plan_command(state: WizardState) -> str:
+    """The command that does what the wizard will do: optimum-cli's, or the fallback route's."""
+    plan = current_plan(state)
+    answers = machine.effective_answers(state)
+    return fallback_route.command(answers, state.facts.report, plan) or plan.to_command()
+
+
 def refresh(state: WizardState) -> WizardState:
     """Do the work the current step waits for (checks, plan command); no-op when done."""
     if state.step is Step.PREREQUISITES and state.facts.checks is None:
         return run_prerequisites(state)
     if state.step in PLAN_SHOWN and state.facts.report is not None:
-        command = current_plan(state).to_command()  # a fix changed the plan: say so everywhere
+        command = plan_command(state)  # a fix changed the plan: say so everywhere
         if command != state.facts.command:
             state = machine.with_facts(state, command=command)
     if state.step is Step.REVIEW and state.facts.report is not None:
@@ -211,6 +219,10 @@ def run_export_step(
             on_event=on_event,
             on_run=on_run,
             tokenizer=getattr(plan, "tokenizer", None) or None,  # one from elsewhere, if named
+            # A type optimum cannot export goes by the route chosen on the model step.
+            fallback=fallback_route.job(
+                machine.effective_answers(state), state.facts.report, plan.task
+            ),
         )
     except WizardError as error:  # e.g. remote code without consent: a failed run, with why
         failure = {"status": "failed", "detail": f"{error.problem} Fix: {error.fix}", "files": []}
@@ -235,6 +247,7 @@ def run_export_step(
         # The user's own files the run left in the output, and where clashing ones went.
         "kept": list(final.outcome.kept) if final and promoted else [],
         "backup": final.outcome.backup if final and promoted else None,
+        "route": result.route,  # how a fallback route made it, in words; None for optimum's
     }
     validation = final.outcome.validation if final else None
     diagnosis: dict[str, Any] | None = None
@@ -243,7 +256,10 @@ def run_export_step(
         best["remedies"] = remedy_choices(state, best)
         diagnosis = best
     elif final and result.status == "failed":
-        diagnosis = unrecognised_failure(final.outcome.log_text())
+        log = final.outcome.log_text()
+        answers = machine.effective_answers(state)
+        routed = fallback_route.failure_diagnosis(answers, state.facts.report, log)
+        diagnosis = routed or unrecognised_failure(log)
     elif result.status == "not_validated":
         diagnosis = not_validated_diagnosis(result.reason)
     if validation is not None and run["status"] == "failed":
@@ -471,7 +487,7 @@ def after_export_work(
         plan.output,
         state.answers,
         task=plan.task,
-        export_command=plan.to_command(),
+        export_command=plan_command(state),
         on_event=on_event,
         on_run=control.attach,
     )

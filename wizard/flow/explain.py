@@ -10,7 +10,6 @@ same.
 from __future__ import annotations
 
 import re
-import shlex
 from collections.abc import Mapping
 from typing import Any
 
@@ -74,21 +73,17 @@ def needs_remote_code(report: Report) -> bool:
 
 
 def unsupported_text(report: Report, output: Any = None) -> str:
-    """Why an unsupported model cannot go on here, and where it can go instead."""
-    from onnx_wizard.planning.answers import default_output
-
+    """Why an unsupported model cannot go on here (no fallback route fits), and what can."""
     kind = report.get("model_type") or "this model type"
+    library = report.get("library") or "transformers"
     closest = ", ".join(str(c) for c in report.get("closest") or ())
     near = f" (closest supported types: {closest})" if closest else ""
-    spec = str(report.get("spec") or "MODEL")
-    command = shlex.join(
-        ["onnx-wizard", "export", spec, str(output or default_output(report)), "--auto-fix"]
-    )
     return (
-        f"optimum cannot export {kind} to ONNX yet{near}. Ways on: run `{command}`, which "
-        "tries the plain torch.onnx route when optimum has none; if that fails too, give its "
-        "log to the doctor (`onnx-wizard doctor LOGFILE`, or Doctor in the app); or go back "
-        "and pick another model."
+        f"optimum cannot export this {library} model ({kind}) to ONNX yet{near}, and the "
+        "wizard's fallback routes (a related type's ONNX config, torch.onnx) cover "
+        "transformers models only. Ways on: export it with its library's own ONNX export and "
+        "give a failing log to the doctor (`onnx-wizard doctor LOGFILE`, or Doctor in the "
+        "app); or go back and pick another model."
     )
 
 

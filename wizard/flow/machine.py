@@ -116,7 +116,7 @@ ROUTES: dict[Step, Route] = {
 EDGES: dict[Step, dict[Step, str]] = {
     Step.SOURCE: {Step.PREREQUISITES: ""},
     Step.PREREQUISITES: {Step.MODEL: "checks pass, or ignored"},
-    Step.MODEL: {Step.TASK: "export supported"},
+    Step.MODEL: {Step.TASK: "export supported, or a fallback route"},
     Step.TASK: {
         Step.ARCHITECTURE: "generator: decoder or encoder-decoder",
         Step.EXPORT_OPTIONS: "encoder, or a task without KV cache",

@@ -7,6 +7,7 @@ app, the notebook and ``demo`` print the same words and numbers; a face only lay
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from onnx_wizard.flow import preflight_view
@@ -261,6 +262,8 @@ def snippets(answers: Answers, facts: Facts) -> dict[str, str]:
     task = base_task(answers.get("task") or (facts.report or {}).get("task"))
     output = str(answers.get("output") or ".")
     ort_class = ORT_CLASSES.get(task)
+    if (facts.run or {}).get("route"):
+        return _fallback_snippets(output, (facts.report or {}).get("model_type"))
     python = (
         f"from optimum.onnxruntime import {ort_class}\n"
         f"model = {ort_class}.from_pretrained({output!r})"
@@ -277,6 +280,24 @@ def snippets(answers: Answers, facts: Facts) -> dict[str, str]:
     js = (
         "import { pipeline } from '@huggingface/transformers';\n"
         f"const run = await pipeline('{pipeline}', '{repo}', {{ dtype: '{dtype}' }});"
+    )
+    return {"python": python, "js": js}
+
+
+def _fallback_snippets(output: str, model_type: Any) -> dict[str, str]:
+    """A fallback export: optimum's ORTModel classes and Transformers.js pick their code by
+    config.json's model_type, which they may not know, so promise only ONNX Runtime itself."""
+    files = sorted(p.name for p in Path(output).glob("*.onnx")) or ["model.onnx"]
+    python = "import onnxruntime\n" + "\n".join(
+        f"{Path(name).stem} = onnxruntime.InferenceSession({output!r} + '/{name}')"
+        for name in files
+    )
+    js = (
+        f"// Transformers.js chooses the model class by model_type ({model_type}); optimum has "
+        "no ONNX config for it, so check that Transformers.js lists it before you rely on "
+        "pipeline(). onnxruntime-web loads the files directly:\n"
+        "import * as ort from 'onnxruntime-web';\n"
+        f"const session = await ort.InferenceSession.create('{files[0]}');"
     )
     return {"python": python, "js": js}
 

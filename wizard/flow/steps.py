@@ -339,6 +339,7 @@ ANSWER_STEPS: dict[str, Step] = {
     "overwrite": Step.SOURCE,
     "ignore_failed_checks": Step.PREREQUISITES,
     "trust_remote_code": Step.MODEL,
+    "route": Step.MODEL,
     "task": Step.TASK,
     "with_past": Step.ARCHITECTURE,
     "decoder_files": Step.ARCHITECTURE,
@@ -454,6 +455,10 @@ FIELD_HELP: dict[str, str] = {
     "trust_remote_code": (
         "Some models ship their own Python code instead of using the code in transformers. "
         "Turn this on only for a repository you trust: its code runs on your computer."
+    ),
+    "route": (
+        "How to export a model type optimum has no ONNX config for. Auto tries every route in "
+        "order of measured success and keeps the first export that validates against PyTorch."
     ),
     "task": "Keep the preselected task unless you know you need another head of the model.",
     "with_past": (

@@ -114,6 +114,10 @@ def cross_errors(step: Step, values: Answers, facts: Facts) -> dict[str, str]:
             errors["dtype"] = f"A {values['dtype']} export runs on the GPU: set Device to cuda."
         if values.get("optimize") == "O4":
             errors["optimize"] = "O4 runs on the GPU: set Device to cuda, or pick O3."
+    if step is Step.EXPORT_OPTIONS:
+        from onnx_wizard.flow import fallback_route
+
+        errors.update(fallback_route.refused_options(values, facts.report))
     if step is Step.EXPORT_OPTIONS and values.get("slim"):
         missing = [c for c in facts.checks or () if c.get("name") == "onnxslim"]
         if missing and missing[0].get("status") != "ok":
@@ -137,7 +141,10 @@ def status(step: Step, answers: Answers, facts: Facts) -> tuple[Status, str | No
     elif step is Step.MODEL:
         if facts.report is None:
             return "running", None
-        if not facts.report.get("supported", True):
+        from onnx_wizard.flow import fallback_route
+
+        unsupported = not facts.report.get("supported", True)
+        if unsupported and not fallback_route.offers(facts.report, answers.get("task")):
             return "blocked", explain.unsupported_text(facts.report, answers.get("output"))
     elif step is Step.TASK and not form(step, answers, facts)[0].choices:
         return "blocked", "No task is known for this model. Go back and inspect it again."
@@ -287,11 +294,27 @@ def _model(answers: Answers, facts: Facts) -> tuple[Field, ...]:
         _info("ram", "Memory", explain.ram_text(info, facts)),
         _info("library", "Library", info.get("library")),
         _info("supported", "ONNX export supported", "yes" if info.get("supported", True) else "no"),
+        *_route_fields(answers, info),
         # Only a model with code of its own asks; a flag or a remedy can still set it.
         replace(
             _ask("trust_remote_code", "bool", "Run the model's code", default=False),
             hidden=not (explain.needs_remote_code(info) or answers.get("trust_remote_code")),
         ),
+    )
+
+
+def _route_fields(answers: Answers, info: Mapping[str, Any]) -> tuple[Field, ...]:
+    """For a type optimum cannot export: the route the export takes, its odds, the others."""
+    from onnx_wizard.flow import fallback_route
+
+    offered = fallback_route.choices(info, answers.get("task"))
+    if not offered:
+        return ()
+    route = _ask("route", "choice", "Export route", offered, offered[0][0], required=True)
+    detail = fallback_route.route_help(answers, info)
+    return (
+        _info("route_outlook", "Fallback route", fallback_route.outlook_line(info)),
+        replace(route, help=f"{route.help}\n{detail}" if detail else route.help),
     )
 
 
@@ -445,9 +468,16 @@ def _run(answers: Answers, facts: Facts) -> tuple[Field, ...]:
 
 def _validate(answers: Answers, facts: Facts) -> tuple[Field, ...]:
     # The figures themselves are the view's tables (``flow.results``).
+    route = _route_used(facts)
     if (facts.validation or {}).get("passed"):
-        return (_ask("publish", "bool", "Publish", default=False),)
-    return ()
+        return (*route, _ask("publish", "bool", "Publish", default=False))
+    return route
+
+
+def _route_used(facts: Facts) -> tuple[Field, ...]:
+    """How a fallback export was made (which route, which borrowed config), when one was."""
+    text = (facts.run or {}).get("route")
+    return (_info("route_used", "How it was exported", text),) if text else ()
 
 
 def _recover(answers: Answers, facts: Facts) -> tuple[Field, ...]:
@@ -476,6 +506,7 @@ def _done(answers: Answers, facts: Facts) -> tuple[Field, ...]:
     fields = [
         _info("done_output", "Output", answers.get("output")),
         _info("done_command", "Equivalent command", facts.command or "", code=True),
+        *_route_used(facts),
     ]
     if answers.get("publish"):
         fields.append(_info("published", "Publish", publish.get("detail") or publish.get("status")))

@@ -114,7 +114,8 @@ def _notes(report: ModelReport, config: dict[str, Any], table: TaskTable) -> lis
         closest = ", ".join(report.closest) or "none"
         notes.append(
             f"optimum {optimum} has no ONNX export for model_type {mt!r} (closest supported: "
-            f"{closest}). Exporting it needs a hand-written ONNX config (custom_onnx_configs)."
+            f"{closest}). `onnx-wizard export MODEL OUTDIR --auto-fix` tries the fallback routes "
+            "(a related type's ONNX config, torch.onnx), each validated against PyTorch."
         )
     if "auto_map" in config:
         notes.append(
@@ -297,6 +298,9 @@ def render_text(report: ModelReport) -> str:
     if r.closest:
         lines.append(f"Closest      {', '.join(r.closest)}")
     past = "yes" if r.with_past else ("no" if r.with_past_applies else "not applicable")
+    if not r.supported and r.is_decoder and not r.is_encoder_decoder:
+        # optimum's -with-past choice does not exist here; the fallback routes decide.
+        past = "by the fallback route: kept when an export with it validates"
     arch = "encoder-decoder" if r.is_encoder_decoder else "decoder" if r.is_decoder else "single"
     lines.append(f"KV cache     {past} ({arch} model)")
     lines += _file_lines(r)

@@ -138,7 +138,39 @@ def build_t5(folder: Path) -> None:
     tokenizer.save_pretrained(folder)
 
 
-BUILDERS = {"bert-classifier": build_bert_classifier, "gpt2": build_gpt2, "t5": build_t5}
+def build_ernie(folder: Path) -> None:
+    """ERNIE 4.5: a Llama-like decoder optimum has no ONNX config for (the fallback routes)."""
+    from transformers import PreTrainedTokenizerFast
+    from transformers.models.ernie4_5 import Ernie4_5Config, Ernie4_5ForCausalLM
+
+    special = ["<unk>", "<s>", "</s>"]
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=_train_bpe(special), unk_token="<unk>", bos_token="<s>", eos_token="</s>"
+    )
+    config = Ernie4_5Config(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=16,
+        max_position_embeddings=128,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.eos_token_id,
+        architectures=["Ernie4_5ForCausalLM"],
+    )
+    Ernie4_5ForCausalLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+
+
+BUILDERS = {
+    "bert-classifier": build_bert_classifier,
+    "gpt2": build_gpt2,
+    "t5": build_t5,
+    "ernie": build_ernie,
+}
 
 
 def main(argv: list[str]) -> int:

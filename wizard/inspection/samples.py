@@ -43,6 +43,11 @@ SAMPLES: dict[str, Sample] = {
             "gpt2", "tiny GPT-2 text generator (decoder, KV cache)", "text-generation-with-past"
         ),
         Sample("t5", "tiny T5 translator (encoder-decoder)", "text2text-generation-with-past"),
+        Sample(
+            "ernie",
+            "tiny ERNIE 4.5 text generator (a type optimum cannot export: fallback routes)",
+            "text-generation-with-past",
+        ),
     )
 }
 

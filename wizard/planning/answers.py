@@ -44,8 +44,8 @@ def require_supported(report: Mapping[str, Any]) -> None:
     closest = ", ".join(report.get("closest") or ()) or "none close"
     raise WizardError(
         f"optimum has no ONNX export for model type {kind!r} (closest supported: {closest}).",
-        "Use a model of a supported type, or export it with torch.onnx.export directly "
-        "(see `onnx-wizard inspect MODEL` for the details).",
+        "Run `onnx-wizard export MODEL OUTDIR --auto-fix` (or --route): it tries the fallback "
+        "routes `onnx-wizard inspect MODEL` lists, each validated against PyTorch.",
     )
 
 

@@ -1,0 +1,181 @@
+"""The wizard's side of the fallback routes, for a model type optimum cannot export.
+
+The model step names the route the export will take, why, and how that route fared on the
+coverage benchmark (``fallback.outlook``), and lets the user pick another one, each with its
+risk. This module turns that choice into the export child's ``fallback`` job and into the
+equivalent ``onnx-wizard export --route`` command, and says which export options a route cannot
+honour (so the options step refuses them instead of dropping them). Light: no framework import.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping
+from typing import Any
+
+from onnx_wizard.fallback.outlook import describe_outlook, route_outlook
+from onnx_wizard.fallback.routes import AUTO, RELATED, choose_routes, fallback_job
+
+Answers = Mapping[str, Any]
+
+# Export options the torch.onnx and related-config routes do not carry out: the route exports
+# fp32 on the CPU with its own graph settings. name -> (its default, why it is refused).
+UNHONOURED = {
+    "device": ("cpu", "The fallback routes export on the CPU: set Device back to cpu."),
+    "dtype": (
+        "fp32",
+        "The fallback routes export fp32: keep fp32 and pick fp16 or q8 variants in the next step.",
+    ),
+    "optimize": (None, "The fallback routes do not run optimum's graph optimizer: leave it off."),
+    "slim": (False, "The fallback routes do not run onnxslim: turn this off."),
+    "batch_size": (None, "The fallback routes pick their own example shapes: leave it empty."),
+    "sequence_length": (None, "The fallback routes pick their own example shapes: leave it empty."),
+}
+
+
+def applies(report: Mapping[str, Any] | None) -> bool:
+    """A transformers model optimum cannot export (other libraries have no fallback route)."""
+    return bool(
+        report is not None
+        and not report.get("supported", True)
+        and report.get("library", "transformers") == "transformers"
+    )
+
+
+def offers(report: Mapping[str, Any] | None, task: Any = None) -> list[dict[str, Any]]:
+    """The routes that can still work for this model and task, best first (auto leads)."""
+    if not applies(report):
+        return []
+    assert report is not None
+    facts = dict(report)
+    if task:
+        facts["task"] = str(task)
+    return choose_routes(facts)
+
+
+def with_cache_choice(report: dict[str, Any]) -> dict[str, Any]:
+    """The report, with the KV-cache question open for a decoder a fallback route exports.
+
+    optimum's task table has no ``-with-past`` task for a type it cannot export, yet the routes
+    export a decoder with its KV cache (and fall back to none only when that fails validation),
+    so the KV-cache step asks, as it does for a supported generator."""
+    decoder_only = report.get("is_decoder") and not report.get("is_encoder_decoder")
+    if applies(report) and decoder_only and report.get("task") == "text-generation":
+        return {**report, "with_past_applies": True, "with_past": True}
+    return report
+
+
+def offer_id(offer: Mapping[str, Any]) -> str:
+    """The route's value in the choice and on the command line (related ones name the type)."""
+    related = offer.get("related_model_type")
+    return f"{RELATED}:{related}" if offer["route"] == RELATED and related else str(offer["route"])
+
+
+def chosen(answers: Answers, report: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The offer the answers pick (auto unless the user chose another); None when none applies."""
+    found = offers(report, answers.get("task"))
+    wanted = str(answers.get("route") or AUTO)
+    for offer in found:
+        if offer_id(offer) == wanted:
+            return offer
+    return None
+
+
+def choices(report: Mapping[str, Any] | None, task: Any = None) -> tuple[tuple[str, str], ...]:
+    return tuple((offer_id(o), str(o["label"])) for o in offers(report, task))
+
+
+def outlook_line(report: Mapping[str, Any]) -> str:
+    """Which route --auto-fix takes first, why, and its measured odds (as `inspect` says it)."""
+    outlook = route_outlook(dict(report))
+    return f"{describe_outlook(outlook)} Auto tries: {', '.join(outlook['order'])}."
+
+
+def route_help(answers: Answers, report: Mapping[str, Any] | None) -> str:
+    offer = chosen(answers, report)
+    if offer is None:
+        return ""
+    return f"{offer['explanation']}\nRisk: {offer['risk']}"
+
+
+def job(answers: Answers, report: Mapping[str, Any] | None, task: str) -> dict[str, Any] | None:
+    """The export child's ``fallback`` entry for the chosen route; None for optimum's route."""
+    offer = chosen(answers, report)
+    if offer is None:
+        return None
+    spec = fallback_job(offer, opset=answers.get("opset"))
+    spec["task"] = task  # the task the user confirmed, not the one first detected
+    return spec
+
+
+def command(answers: Answers, report: Mapping[str, Any] | None, plan: Any) -> str | None:
+    """``onnx-wizard export ... --route R``: what the wizard will run, as a command to reuse."""
+    offer = chosen(answers, report)
+    if offer is None:
+        return None
+    words = ["onnx-wizard", "export", plan.model, plan.output, "--route", offer_id(offer)]
+    if plan.task and plan.task != "auto":
+        words += ["--task", plan.task]
+    if plan.opset:
+        words += ["--opset", str(plan.opset)]
+    if plan.trust_remote_code:
+        words.append("--trust-remote-code")
+    return shlex.join(words)
+
+
+def failure_diagnosis(
+    answers: Answers, report: Mapping[str, Any] | None, log: str
+) -> dict[str, Any] | None:
+    """When the chosen route gave no validated export: say so, and offer the other routes."""
+    offer = chosen(answers, report)
+    if offer is None:
+        return None
+    current = offer_id(offer)
+    others = [o for o in offers(report, answers.get("task")) if offer_id(o) != current]
+    tail = "\n".join(log.strip().splitlines()[-8:])
+    return {
+        "id": "OW-WIZ-ROUTE-FAILED",
+        "category": "fallback",
+        "title": f"The route {offer['label']} gave no export that validates",
+        "confidence": 1.0,
+        "explanation": (
+            "Each route's export is checked against PyTorch at shapes other than the traced "
+            "ones; this one failed (the log's last lines below). Another route may work: "
+            "each is a different way to export the same model.\n" + tail
+        ),
+        "remedies": [
+            {
+                "label": f"Take the route {o['label']}",
+                "answers": {"route": offer_id(o)},
+                "needs_consent": False,
+                "diff": {"route": [current, offer_id(o)]},
+            }
+            for o in others
+        ],
+    }
+
+
+def refused_options(values: Answers, report: Mapping[str, Any] | None) -> dict[str, str]:
+    """Export options the chosen route would not honour: field -> why, to show on the field."""
+    if not applies(report):
+        return {}
+    return {
+        name: why
+        for name, (default, why) in UNHONOURED.items()
+        if values.get(name) not in (default, None, False, "")
+    }
+
+
+__all__ = [
+    "applies",
+    "choices",
+    "chosen",
+    "command",
+    "failure_diagnosis",
+    "job",
+    "offer_id",
+    "offers",
+    "outlook_line",
+    "refused_options",
+    "route_help",
+]
