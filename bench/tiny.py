@@ -54,6 +54,8 @@ WIDTH_KEYS = {
     # Widths that must equal a (shrunk, 64-wide) hidden size elsewhere in the config: Mimi's
     # depthwise upsampling groups, CSM's depth decoder input, Janus's image token embedding.
     "upsample_groups": 64, "backbone_hidden_size": 64, "image_token_embed_dim": 64,
+    # Phi-4-multimodal's audio conformer: conv widths equal to its hidden size.
+    "ext_pw_out_channel": 64, "depthwise_separable_out_channel": 64, "nemo_conv_channels": 64,
     "num_queries": 16,  # RT-DETR, D-FINE: top-k over the anchors of a small image
     "mlp_dim": 128,  # SAM's and SegGPT's MLP width
     "bottleneck_features": 64,  # ZoeDepth: the fusion width it is added to
@@ -63,6 +65,15 @@ WIDTH_KEYS = {
 NONE_FILLED = ("num_key_value_heads", "head_dim")
 TOKEN_KEY_MARKS = ("token_id", "token_index")
 # Derived from the layer count or the stages: dropped so that __init__ computes them afresh.
+MROPE_FAMILIES = (
+    "qwen2_vl",
+    "qwen2_5_vl",
+    "qwen3_vl",
+    "qwen3_vl_moe",
+    "glm4v",
+    "glm4v_moe",
+    "glm4vmoe",
+)
 OUT_INDEX_KEYS = ("out_indices", "backbone_out_indices")
 DERIVED_KEYS = ("layer_types", "out_features", "out_indices", "stage_names", "_name_or_path")
 
@@ -178,7 +189,9 @@ def _shrunk(values: dict[str, Any], gentle: bool) -> dict[str, Any]:
             # and cross-attention inputs): as wide as the shrunk hidden sizes they meet.
             out[key] = min(value, 64 if key.endswith("hidden_size") else 128)
         elif "vocab" in key and type(value) is int:  # BLT's hash vocab, Gemma3n's per layer
-            out[key] = min(value, max(1024, max_token + 1))
+            # Every special id stays inside it, even where the default puts one outside
+            # (SmolVLM's pad id 128002 over a 32000-token vocab).
+            out[key] = max(min(value, 1024), max_token + 1)
         elif key in ("depths", "encoder_layers_per_stage", "num_block_repeats") and _int_list(
             value
         ):
@@ -216,6 +229,7 @@ def _consistent(values: dict[str, Any], out: dict[str, Any]) -> None:
     now = {**values, **out}
     hidden = now.get("hidden_size") or now.get("d_model") or now.get("n_embd")
     heads = now.get("num_attention_heads") or now.get("n_head")
+    head = None
     if type(hidden) is int and type(heads) is int and heads:
         head = hidden // heads
         filled = {"num_key_value_heads": heads, "head_dim": head}
@@ -263,6 +277,23 @@ def _consistent(values: dict[str, Any], out: dict[str, Any]) -> None:
     if type(now.get("width_coefficient")) is float and type(now.get("hidden_dim")) is int:
         out.update(width_coefficient=0.1, depth_coefficient=1.0, hidden_dim=128)
     # Mamba2: hidden_size * expand must equal num_heads * head_dim.
+    # Rotary settings a model reads as a dict although its config defaults them to None:
+    # multimodal rope splits the rotary half of a 16-wide head over time, height and width.
+    family = str(values.get("model_type", "")).lower().removesuffix("_text")
+    if "rope_scaling" in values and values["rope_scaling"] is None:
+        width = out.get("head_dim") or now.get("head_dim") or head
+        if family in MROPE_FAMILIES and type(width) is int:
+            rotary = int(width * (now.get("partial_rotary_factor") or 1.0)) // 2
+            first = rotary // 4  # Qwen2-VL's 16:24:24 proportions
+            section = [first, (rotary - first) // 2, rotary - first - (rotary - first) // 2]
+            out["rope_scaling"] = {"rope_type": "default", "mrope_section": section}
+        elif family == "mllama_text_model":
+            out["rope_scaling"] = {"rope_type": "default"}
+    if family == "mllama_text_model" and _int_list(values.get("cross_attention_layers")):
+        out["cross_attention_layers"] = [1]  # of the two layers, the second cross-attends
+    # Mamba heads of hybrid models (Falcon-H1): the SSM width splits evenly into the heads.
+    if all(type(now.get(k)) is int for k in ("mamba_d_ssm", "mamba_n_heads", "mamba_d_head")):
+        out["mamba_d_head"] = now["mamba_d_ssm"] // now["mamba_n_heads"]
     mamba2 = ("expand", "num_heads", "head_dim", "hidden_size")
     if all(type(now.get(k)) is int for k in mamba2) and "n_groups" in now:
         out["head_dim"] = now["hidden_size"] * now["expand"] // now["num_heads"]
@@ -282,6 +313,15 @@ def _per_type(model_type: str, out: dict[str, Any]) -> None:
         out["speech_config"]["vocab_size"] = out["decoder_config"].get("vocab_size", 8194)
         for tower in ("text_config", "speech_config"):  # rotary width is at least 32 there:
             out[tower]["num_attention_heads"] = 2  # heads of 64 / 2 = 32
+    elif model_type == "granitemoehybrid":
+        out["layer_types"] = ["mamba", "attention"]  # default None; the model reads one a layer
+    elif model_type == "phi4_multimodal":
+        # Its default vision_config is None, which the model cannot build: the vision
+        # config's own defaults, shrunk like any sub-config.
+        from transformers.models.phi4_multimodal import Phi4MultimodalVisionConfig
+
+        vision = Phi4MultimodalVisionConfig().to_dict()
+        out["vision_config"] = {**vision, **_shrunk(vision, False)}
     elif model_type == "tvp":
         out["type_vocab_size"] = 2  # the text embeddings read it; TvpConfig never sets it
     elif model_type == "retribert":
