@@ -144,13 +144,17 @@ def _auto_class_name(mapping: str) -> str:
     return names[mapping]
 
 
-def _shrunk(values: dict[str, Any], gentle: bool) -> dict[str, Any]:
-    """Overrides for one config's to_dict(), recursing into sub-configs."""
+def _shrunk(values: dict[str, Any], gentle: bool, parent_token: int = 0) -> dict[str, Any]:
+    """Overrides for one config's to_dict(), recursing into sub-configs.
+
+    parent_token: the highest special id of the enclosing config, which a text sub-config's
+    vocab must hold too (Janus's image token id lives on the outer config)."""
     out: dict[str, Any] = {}
     max_token = max(
         (v for k, v in values.items() if any(m in k for m in TOKEN_KEY_MARKS) and type(v) is int),
-        default=0,
+        default=parent_token,
     )
+    max_token = max(max_token, parent_token)
     layers = max((v for k, v in values.items() if k in LAYER_KEYS and type(v) is int), default=0)
     # Feature maps a head reads from a transformer backbone (DPT's four, Depth Anything's):
     # as many layers as maps, so that the head keeps its shape. Stage-based backbones (depths)
@@ -175,7 +179,8 @@ def _shrunk(values: dict[str, Any], gentle: bool) -> dict[str, Any]:
             }
             if "depths" in value:  # stages keep their count: the head's choice stays valid
                 kept.update({k: value[k] for k in ("out_features", "out_indices") if k in value})
-            out[key] = {**kept, **_shrunk(value, gentle)}
+            inherited = max_token if key == "text_config" else 0
+            out[key] = {**kept, **_shrunk(value, gentle, inherited)}
         elif type(value) is int and key in LAYER_KEYS:
             out[key] = min(value, kept_layers)
         elif key in OUT_INDEX_KEYS:
@@ -291,6 +296,16 @@ def _consistent(values: dict[str, Any], out: dict[str, Any]) -> None:
             out["rope_scaling"] = {"rope_type": "default"}
     if family == "mllama_text_model" and _int_list(values.get("cross_attention_layers")):
         out["cross_attention_layers"] = [1]  # of the two layers, the second cross-attends
+    # Llama4's vision adapter reads pixel-shuffled patches (hidden / ratio**2 wide) with a
+    # layer that is intermediate_size wide.
+    ratio = now.get("pixel_shuffle_ratio")
+    if isinstance(ratio, float) and "projector_input_dim" in now and type(hidden) is int:
+        out["intermediate_size"] = int(hidden / ratio**2)
+    # Gemma3n shares the KV of earlier layers of each kind with the last ones: with two
+    # layers there are none to share, and both kinds of attention keep one layer each.
+    if type(now.get("num_kv_shared_layers")) is int and isinstance(values.get("layer_types"), list):
+        out["num_kv_shared_layers"] = 0
+        out["layer_types"] = list(dict.fromkeys(values["layer_types"]))[: kept_layers_of(now)]
     # Mamba heads of hybrid models (Falcon-H1): the SSM width splits evenly into the heads.
     if all(type(now.get(k)) is int for k in ("mamba_d_ssm", "mamba_n_heads", "mamba_d_head")):
         out["mamba_d_head"] = now["mamba_d_ssm"] // now["mamba_n_heads"]
@@ -351,6 +366,10 @@ def _base_defaults() -> dict[str, Any]:
     from transformers import PretrainedConfig
 
     return PretrainedConfig().to_dict()
+
+
+def kept_layers_of(values: dict[str, Any]) -> int:
+    return max((v for k, v in values.items() if k in LAYER_KEYS and type(v) is int), default=2)
 
 
 def _per_block(values: dict[str, Any], depths: list[int]) -> bool:
