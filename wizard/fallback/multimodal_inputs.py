@@ -6,9 +6,13 @@ grid shapes, Q-Former ids). Child-process only: torch is imported inside functio
 
 How: the media inputs are shaped as the family wants (one image or clip per row), the tower is
 run once on them to count the features it yields (``get_image_features`` and kin), and a block of
-that many placeholder tokens is put among the random text ids of every row, so the sequence is
-still longer at CHECK than at TRACE. Config arithmetic is the fallback when no tower method can be
-called. Whatever fails leaves the inputs as they were: the ladder then reports the model's error.
+that many placeholder tokens goes after the first random text id of every row, so the sequence
+is still longer at CHECK than at TRACE. When the tower returns its features as a Python list per
+image (LLaVA, LLaVA-NeXT, Pixtral, Qwen2-VL), a traced graph keeps the image count, so those get
+one image in all, for the first row, at both shapes (the other rows hold ordinary ids). Config
+arithmetic (image_seq_length, num_query_tokens, ...) is the fallback when no tower method gives
+the count. Whatever fails leaves the inputs as they were: the ladder then reports the model's
+error. ONNX_WIZARD_DEBUG_INPUTS=1 raises instead, to see why.
 """
 
 from __future__ import annotations
