@@ -172,6 +172,7 @@ class WizardApp(ExportControl, App[int]):
             for row in form.query(FieldRow):
                 row.set_error(view.field(row.item.name).error)
                 row.set_placeholder(view.field(row.item.name).placeholder)
+                row.set_help(view.field(row.item.name).help)
         self._shape = shape
         await self._draw_buttons(view)
         self._update_actions()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from rich import box
@@ -217,6 +218,12 @@ class FieldRow(Widget):
         follows the model)."""
         for entry in self.query(Input):
             entry.placeholder = placeholder
+
+    def set_help(self, text: str) -> None:
+        """The engine's help may follow the answer (a route's explanation and risk)."""
+        if text != self.item.help:
+            self.item = replace(self.item, help=text)
+            self.query_one(".help", Static).update(escape(text))
 
     def set_error(self, error: str | None) -> None:
         shown = self.query_one(".error", Static)

@@ -443,7 +443,8 @@ HELP: dict[Step, str] = {
 FIELD_HELP: dict[str, str] = {
     "source": (
         "A Hub id such as distilbert-base-uncased, a local folder holding config.json, or a "
-        "built-in sample to try the wizard: sample:bert-classifier, sample:gpt2, sample:t5."
+        "built-in sample to try the wizard: sample:bert-classifier, sample:gpt2, sample:t5, or "
+        "sample:ernie (a type optimum cannot export: the fallback routes)."
     ),
     "output": (
         "The folder for the ONNX files. Leave empty for a folder named after the model. "

@@ -438,6 +438,7 @@ def _review(answers: Answers, facts: Facts) -> tuple[Field, ...]:
 
     targets = quantizing.chosen_targets(answers)
     fields += [
+        *_plan_route(answers, facts),
         _info("plan_export", "Export", export or "optimum's defaults"),
         _info("plan_quantization", "Variants", ", ".join(targets) or "fp32 only"),
         _info("command", "Equivalent command", facts.command or "(being prepared)", code=True),
@@ -472,6 +473,14 @@ def _validate(answers: Answers, facts: Facts) -> tuple[Field, ...]:
     if (facts.validation or {}).get("passed"):
         return (*route, _ask("publish", "bool", "Publish", default=False))
     return route
+
+
+def _plan_route(answers: Answers, facts: Facts) -> tuple[Field, ...]:
+    """The fallback route the run will take, for a type optimum cannot export."""
+    from onnx_wizard.flow import fallback_route
+
+    offer = fallback_route.chosen(answers, facts.report)
+    return (_info("plan_route", "Route", offer["label"]),) if offer else ()
 
 
 def _route_used(facts: Facts) -> tuple[Field, ...]:
