@@ -241,9 +241,6 @@ def _consistent(values: dict[str, Any], out: dict[str, Any]) -> None:
         for key in NONE_FILLED:  # None: derived in __init__ from the default sizes
             if key in values and values[key] is None:
                 out[key] = filled[key]
-    # Routed experts with no count per token (DeepSeek-V2's default): two of the shrunk four.
-    if values.get("num_experts_per_tok", 0) is None and type(now.get("n_routed_experts")) is int:
-        out["num_experts_per_tok"] = 2
         # Multi-head attention stays multi-head (DeepSeek-V2's latent attention has no groups).
         if values.get("num_key_value_heads") == values.get("num_attention_heads") is not None:
             out["num_key_value_heads"] = heads
@@ -273,6 +270,9 @@ def _consistent(values: dict[str, Any], out: dict[str, Any]) -> None:
     if type(hidden) is int and type(now.get("coordinate_size")) is int and "shape_size" in now:
         coordinate = hidden // 6
         out.update(coordinate_size=coordinate, shape_size=(hidden - 4 * coordinate) // 2)
+    # Routed experts with no count per token (DeepSeek-V2's default): two of the shrunk four.
+    if values.get("num_experts_per_tok", 0) is None and type(now.get("n_routed_experts")) is int:
+        out["num_experts_per_tok"] = 2
     # Multi-head latent attention (DeepSeek-V2/V3, LongCat-Flash): the rotary tables are as
     # wide as the rope part of a query head, which config.head_dim names.
     if type(now.get("qk_rope_head_dim")) is int and "head_dim" in out:
