@@ -87,6 +87,22 @@ def qwen2_vl() -> Any:
     return _eval(Qwen2VLModel(config))
 
 
+@pytest.fixture(scope="module")
+def qwen2_audio() -> Any:
+    """A Whisper-style audio tower with a 32-frame window: 16 positions, pooled to 8 features."""
+    import torch
+    from transformers import Qwen2AudioConfig, Qwen2AudioForConditionalGeneration
+
+    audio = {
+        "d_model": 32, "encoder_layers": 1, "encoder_attention_heads": 2, "encoder_ffn_dim": 64,
+        "num_mel_bins": 16, "max_source_positions": 16,
+    }  # fmt: skip
+    text = {**_llama_like(), "model_type": "qwen2"}
+    config = Qwen2AudioConfig(audio_config=audio, text_config=text, audio_token_index=IMAGE_TOKEN)
+    torch.manual_seed(0)
+    return _eval(Qwen2AudioForConditionalGeneration(config))
+
+
 def _runs(model: Any, inputs: dict[str, Any]) -> Any:
     import torch
 
@@ -142,6 +158,18 @@ def test_qwen2_vl_gets_patches_a_grid_and_a_marked_image(qwen2_vl: Any) -> None:
         assert ids[0, start + 1] == 150
         out = _runs(qwen2_vl, inputs)
         assert out.last_hidden_state.shape[:2] == ids.shape
+
+
+def test_audio_gets_a_full_window_and_one_placeholder_per_feature(qwen2_audio: Any) -> None:
+    from onnx_wizard.fallback.inputs import example_inputs
+
+    for shape in _shapes():
+        inputs = example_inputs(qwen2_audio, shape)
+        assert inputs["input_features"].shape == (shape.batch, 16, 32)
+        assert inputs["feature_attention_mask"].shape == (shape.batch, 32)
+        ids = inputs["input_ids"]
+        assert (ids == IMAGE_TOKEN).sum(dim=1).tolist() == [8] * shape.batch
+        assert _runs(qwen2_audio, inputs).logits.shape[:2] == ids.shape
 
 
 def test_models_without_placeholders_keep_their_inputs() -> None:
