@@ -208,7 +208,7 @@ def _pixels(model: Any, accepts: set[str], rows: int, generator: Any) -> dict[st
         height = width = max(height, math.ceil(patch / min(ratios)))
     if "prompt_pixel_values" in accepts:
         height //= 2  # SegGPT: config.image_size is the prompt and the input stacked vertically
-    if "spatial_shapes" in accepts:
+    if "spatial_shapes" in accepts and "pixel_attention_mask" in accepts:
         return _native_patches(config, rows, generator)
     frames = _value(config, ("num_frames",), None)
     out: dict[str, Any] = {}
@@ -262,10 +262,11 @@ def _native_patches(config: Any, rows: int, generator: Any) -> dict[str, Any]:
     position embeddings, a shape the graph keeps) is the same at trace and check time."""
     import torch
 
-    patches = int(getattr(config, "num_patches", 256))
+    vision = _sub(config, "vision_config")  # SigLIP2 alone, or inside a VLM (LFM2-VL)
+    patches = int(getattr(vision, "num_patches", 256))
     side = max(1, int(patches**0.5))
-    patch = int(getattr(config, "patch_size", 16))
-    channels = int(getattr(config, "num_channels", 3))
+    patch = int(getattr(vision, "patch_size", 16))
+    channels = int(getattr(vision, "num_channels", 3))
     count = side * side
     return {
         "pixel_values": torch.randn(rows, count, channels * patch * patch, generator=generator),
