@@ -26,6 +26,8 @@ TASK_MAPPINGS = (
     ("MODEL_FOR_SEMANTIC_SEGMENTATION_MAPPING_NAMES", "semantic-segmentation", "vision"),
     ("MODEL_FOR_DEPTH_ESTIMATION_MAPPING_NAMES", "depth-estimation", "vision"),
     ("MODEL_MAPPING_NAMES", "feature-extraction", "text"),
+    # Last: only for types no mapping above lists (VisionEncoderDecoder, Pix2Struct).
+    ("MODEL_FOR_VISION_2_SEQ_MAPPING_NAMES", "image-to-text-with-past", "vision"),
 )
 MAX_PARAMETERS = 60_000_000  # beyond this a "tiny" model would cost minutes on 2 cores
 
@@ -65,6 +67,13 @@ WIDTH_KEYS = {
 NONE_FILLED = ("num_key_value_heads", "head_dim")
 TOKEN_KEY_MARKS = ("token_id", "token_index")
 # Derived from the layer count or the stages: dropped so that __init__ computes them afresh.
+# Types made of other types, with no default config: (encoder or vision, decoder or text).
+COMPOSITES = {
+    "encoder-decoder": ("bert", "gpt2"),
+    "speech-encoder-decoder": ("wav2vec2", "gpt2"),
+    "vision-encoder-decoder": ("vit", "gpt2"),
+    "vision-text-dual-encoder": ("vit", "bert"),
+}
 MROPE_FAMILIES = (
     "qwen2_vl",
     "qwen2_5_vl",
@@ -140,6 +149,7 @@ def _auto_class_name(mapping: str) -> str:
         "MODEL_FOR_OBJECT_DETECTION_MAPPING_NAMES": "AutoModelForObjectDetection",
         "MODEL_FOR_SEMANTIC_SEGMENTATION_MAPPING_NAMES": "AutoModelForSemanticSegmentation",
         "MODEL_FOR_DEPTH_ESTIMATION_MAPPING_NAMES": "AutoModelForDepthEstimation",
+        "MODEL_FOR_VISION_2_SEQ_MAPPING_NAMES": "AutoModelForVision2Seq",
     }
     return names[mapping]
 
@@ -397,21 +407,26 @@ def build(model_type: str, seed: int = 0, optimum_tasks: frozenset[str] = frozen
     task, modality, auto_name = found
     tiny = Tiny(model_type, task, modality, auto_name)
     config_class = CONFIG_MAPPING[model_type]
+    composite = None
     try:
-        defaults = config_class().to_dict()
+        if model_type in COMPOSITES:  # no default config: built from tiny parts
+            composite = _composite(model_type)
+            defaults = {}
+        else:
+            defaults = config_class().to_dict()
     except Exception as error:
         tiny.error = f"default config: {_first(error)}"
         return tiny
     auto_class = getattr(transformers, auto_name)
     errors = []
-    for shrink in ("full", "gentle", "default"):
+    for shrink in ("full",) if composite else ("full", "gentle", "default"):
         try:
             overrides = {} if shrink == "default" else _shrunk(defaults, shrink == "gentle")
             if shrink != "default":
                 overrides.update(_required(defaults))
             if shrink != "default":
                 _per_type(model_type, overrides)
-            config = config_class(**overrides)
+            config = composite or config_class(**overrides)
             model_class = auto_class._model_mapping[config_class]
             if isinstance(model_class, (tuple, list)):  # DeiT: plain head first, then teacher
                 model_class = model_class[0]
@@ -435,6 +450,22 @@ def build(model_type: str, seed: int = 0, optimum_tasks: frozenset[str] = frozen
         return tiny
     tiny.error = "; ".join(errors)[:600]
     return tiny
+
+
+def _composite(model_type: str) -> Any:
+    """The config of a type that wraps other types (its default config refuses to exist):
+    the common pairing of its parts, each shrunk like a model of its own."""
+    from transformers import CONFIG_MAPPING
+
+    def part(name: str) -> Any:
+        defaults = CONFIG_MAPPING[name]().to_dict()
+        return CONFIG_MAPPING[name](**_shrunk(defaults, False), **_required(defaults))
+
+    first, second = COMPOSITES[model_type]
+    config_class = CONFIG_MAPPING[model_type]
+    if model_type == "vision-text-dual-encoder":
+        return config_class.from_vision_text_configs(part(first), part(second))
+    return config_class.from_encoder_decoder_configs(part(first), part(second))
 
 
 def _count_parameters(model_class: Any, config: Any) -> int:
