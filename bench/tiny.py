@@ -276,6 +276,21 @@ def _consistent(values: dict[str, Any], out: dict[str, Any]) -> None:
         for key in ("dim", "stem_out_channels", "embedding_size"):
             if type(values.get(key)) is int and values[key] in (stages[-1], stages[0]):
                 out[key] = new_stages[-1] if values[key] == stages[-1] else new_stages[0]
+    # Hiera (SAM 2): one block per stage but two in the third, whose second block attends
+    # globally (the first of a stage pools, and cannot be global); stage widths shrunk like
+    # hidden_sizes, the stem as wide as the first stage, and the FPN's channel list (the
+    # stage widths, deepest first) to match.
+    dims = values.get("embed_dim_per_stage")
+    if _int_list(dims) and _int_list(values.get("blocks_per_stage")):
+        new_dims = [min(v, 16 * 2 ** min(i, 3)) for i, v in enumerate(dims)]
+        out.update(embed_dim_per_stage=new_dims, hidden_size=new_dims[0])
+        out["blocks_per_stage"] = [2 if i == 2 else 1 for i in range(len(dims))]
+        out["num_attention_heads_per_stage"] = [1] * len(dims)
+        out["global_attention_blocks"] = [3] if len(dims) > 2 else []
+    if _int_list(values.get("backbone_channel_list")) and "backbone_config" in out:
+        stage_dims = out["backbone_config"].get("embed_dim_per_stage")
+        if stage_dims:
+            out["backbone_channel_list"] = stage_dims[::-1]
     # LayoutLM-style 2D position embeddings: 4 coordinates and 2 sizes concatenate to hidden.
     if type(hidden) is int and type(now.get("coordinate_size")) is int and "shape_size" in now:
         coordinate = hidden // 6
