@@ -291,13 +291,26 @@ def _consistent(values: dict[str, Any], out: dict[str, Any]) -> None:
         stage_dims = out["backbone_config"].get("embed_dim_per_stage")
         if stage_dims:
             out["backbone_channel_list"] = stage_dims[::-1]
+    # VQ-VAE attention (Emu3) runs at the deepest level's width, base_channels * last multiplier.
+    base, multipliers = values.get("base_channels"), values.get("channel_multiplier")
+    if (
+        type(base) is int
+        and _int_list(multipliers)
+        and values.get("hidden_size") == base * multipliers[-1]
+    ):
+        out["hidden_size"] = out.get("base_channels", base) * multipliers[-1]
     # LayoutLM-style 2D position embeddings: 4 coordinates and 2 sizes concatenate to hidden.
     if type(hidden) is int and type(now.get("coordinate_size")) is int and "shape_size" in now:
         coordinate = hidden // 6
         out.update(coordinate_size=coordinate, shape_size=(hidden - 4 * coordinate) // 2)
-    # Routed experts with no count per token (DeepSeek-V2's default): two of the shrunk four.
-    if values.get("num_experts_per_tok", 0) is None and type(now.get("n_routed_experts")) is int:
-        out["num_experts_per_tok"] = 2
+    # MoE sizes a default leaves None (dots.llm1's expert counts, DeepSeek-V2's experts per
+    # token): four routed experts, two per token, one shared, like the shrunk MoE widths.
+    if "moe_intermediate_size" in values:
+        for key, count in (("n_routed_experts", 4), ("num_experts_per_tok", 2)):
+            if key in values and values[key] is None:
+                out[key] = count
+        if "n_shared_experts" in values and values["n_shared_experts"] is None:
+            out["n_shared_experts"] = 1
     # Multi-head latent attention (DeepSeek-V2/V3, LongCat-Flash): the rotary tables are as
     # wide as the rope part of a query head, which config.head_dim names.
     if type(now.get("qk_rope_head_dim")) is int and "head_dim" in out:
@@ -362,6 +375,24 @@ def _per_type(model_type: str, out: dict[str, Any]) -> None:
 
         vision = Phi4MultimodalVisionConfig().to_dict()
         out["vision_config"] = {**vision, **_shrunk(vision, False)}
+    elif model_type in ("chameleon", "emu3"):
+        # Their vocabulary_map (image codes to BPE ids, from the tokenizer) defaults to None,
+        # which the model cannot build without: a 256-code codebook mapped to ids inside the
+        # text vocab, in each model's naming scheme.
+        codes, first = 256, (16 if model_type == "chameleon" else 151300)
+        if model_type == "chameleon":
+            out.setdefault("vq_config", {})["num_embeddings"] = codes
+            names = [
+                "IMGIMG" + "".join(chr(ord("A") + int(d)) for d in str(i)) + "Z"
+                for i in range(codes)
+            ]
+            special = {"<image>": 8}
+        else:
+            out.setdefault("vq_config", {})["codebook_size"] = codes
+            names = [f"<|visual token {i:06d}|>" for i in range(codes)]
+            special = {"<image>": first - 2, "<|extra_200|>": first - 1}
+        out["vocabulary_map"] = {**special, **{n: first + i for i, n in enumerate(names)}}
+        out["image_token_id"] = special["<image>"]
     elif model_type == "tvp":
         out["type_vocab_size"] = 2  # the text embeddings read it; TvpConfig never sets it
     elif model_type == "retribert":
