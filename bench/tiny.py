@@ -164,7 +164,10 @@ def _shrunk(values: dict[str, Any], gentle: bool, parent_token: int = 0) -> dict
         (v for k, v in values.items() if any(m in k for m in TOKEN_KEY_MARKS) and type(v) is int),
         default=parent_token,
     )
-    max_token = max(max_token, parent_token)
+    # Ids the vocab must hold even where the default vocab does not (SmolVLM's pad id 128002
+    # over 32000 tokens is an embedding's padding index; Janus's outer image token id).
+    pad = values.get("pad_token_id")
+    must_hold = max(parent_token, pad if type(pad) is int else 0)
     layers = max((v for k, v in values.items() if k in LAYER_KEYS and type(v) is int), default=0)
     # Feature maps a head reads from a transformer backbone (DPT's four, Depth Anything's):
     # as many layers as maps, so that the head keeps its shape. Stage-based backbones (depths)
@@ -204,9 +207,9 @@ def _shrunk(values: dict[str, Any], gentle: bool, parent_token: int = 0) -> dict
             # and cross-attention inputs): as wide as the shrunk hidden sizes they meet.
             out[key] = min(value, 64 if key.endswith("hidden_size") else 128)
         elif "vocab" in key and type(value) is int:  # BLT's hash vocab, Gemma3n's per layer
-            # Every special id stays inside it, even where the default puts one outside
-            # (SmolVLM's pad id 128002 over a 32000-token vocab).
-            out[key] = max(min(value, 1024), max_token + 1)
+            out[key] = min(value, max(1024, max_token + 1))
+            if key == "vocab_size" and must_hold:
+                out[key] = max(out[key], must_hold + 1)
         elif key in ("depths", "encoder_layers_per_stage", "num_block_repeats") and _int_list(
             value
         ):
