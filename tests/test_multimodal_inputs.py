@@ -89,13 +89,13 @@ def qwen2_vl() -> Any:
 
 @pytest.fixture(scope="module")
 def qwen2_audio() -> Any:
-    """A Whisper-style audio tower with a 32-frame window: 16 positions, pooled to 8 features."""
+    """A Whisper-style audio tower with a 160-frame window (80 positions)."""
     import torch
     from transformers import Qwen2AudioConfig, Qwen2AudioForConditionalGeneration
 
     audio = {
         "d_model": 32, "encoder_layers": 1, "encoder_attention_heads": 2, "encoder_ffn_dim": 64,
-        "num_mel_bins": 16, "max_source_positions": 16,
+        "num_mel_bins": 16, "max_source_positions": 80,
     }  # fmt: skip
     text = {**_llama_like(), "model_type": "qwen2"}
     config = Qwen2AudioConfig(audio_config=audio, text_config=text, audio_token_index=IMAGE_TOKEN)
@@ -165,10 +165,15 @@ def test_audio_gets_a_full_window_and_one_placeholder_per_feature(qwen2_audio: A
 
     for shape in _shapes():
         inputs = example_inputs(qwen2_audio, shape)
-        assert inputs["input_features"].shape == (shape.batch, 16, 32)
-        assert inputs["feature_attention_mask"].shape == (shape.batch, 32)
+        assert inputs["input_features"].shape == (shape.batch, 16, 160)
+        mask = inputs["feature_attention_mask"]
+        frames = 8 * shape.sequence  # a short clip, padded to the window
+        assert mask.shape == (shape.batch, 160)
+        assert mask.sum(dim=1).tolist() == [frames] * shape.batch
+        # Frames halved by the strided conv, then pooled by 2.
+        features = ((frames - 1) // 2 + 1 - 2) // 2 + 1
         ids = inputs["input_ids"]
-        assert (ids == IMAGE_TOKEN).sum(dim=1).tolist() == [8] * shape.batch
+        assert (ids == IMAGE_TOKEN).sum(dim=1).tolist() == [features] * shape.batch
         assert _runs(qwen2_audio, inputs).logits.shape[:2] == ids.shape
 
 

@@ -406,7 +406,11 @@ def _audio(model: Any, shape: Any, inputs: dict[str, Any], accepts: set[str], se
         frames = 2 * int(sources)
         inputs["input_features"] = torch.randn(rows, int(mel), frames, generator=generator)
         if "feature_attention_mask" in accepts:
-            inputs["feature_attention_mask"] = _ones(rows, frames)
+            # Qwen2-Audio: a short clip padded to the window (the mask says which frames are
+            # real) yields fewer features: a shorter sequence, a graph that honours the mask.
+            mask = _ones(rows, frames)
+            mask[:, 8 * shape.sequence :] = 0
+            inputs["feature_attention_mask"] = mask
     elif width:
         # Granite Speech: [batch, frames, stacked features]; frames grow with the text.
         frames = 8 * shape.sequence
