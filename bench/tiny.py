@@ -279,6 +279,16 @@ def _consistent(values: dict[str, Any], out: dict[str, Any]) -> None:
         for key in ("dim", "stem_out_channels", "embedding_size"):
             if type(values.get(key)) is int and values[key] in (stages[-1], stages[0]):
                 out[key] = new_stages[-1] if values[key] == stages[-1] else new_stages[0]
+    # A timm backbone by name (DETR and kin, the timm library absent here): transformers' own
+    # ResNet as the backbone instead, a supported setting of the same configs, tiny and with no
+    # pretrained weights; as many feature maps as the model reads (up to three).
+    if values.get("use_timm_backbone") is True and values.get("backbone_config") is None:
+        levels = now.get("num_feature_levels")
+        maps = min(3, levels) if type(levels) is int and levels > 1 else 1
+        resnet = {"model_type": "resnet", "depths": [1, 1, 1, 1], "hidden_sizes": [16, 32, 64, 128]}
+        resnet["out_features"] = [f"stage{i}" for i in range(5 - maps, 5)]
+        out.update(use_timm_backbone=False, backbone=None, backbone_config=resnet)
+        out["use_pretrained_backbone"] = False
     # Hiera (SAM 2): one block per stage but two in the third, whose second block attends
     # globally (the first of a stage pools, and cannot be global); stage widths shrunk like
     # hidden_sizes, the stem as wide as the first stage, and the FPN's channel list (the
