@@ -212,7 +212,7 @@ def test_choose_routes_offers_fitting_relatives_then_torch_onnx(models: dict[str
     assert choose_routes({**report, "supported": True}) == []
 
 
-def test_choose_routes_for_an_unsupported_decoder_exports_without_cache() -> None:
+def test_choose_routes_for_an_unsupported_decoder_says_which_keeps_the_cache() -> None:
     report = {
         "model_type": "biogpt",
         "supported": False,
@@ -224,8 +224,10 @@ def test_choose_routes_for_an_unsupported_decoder_exports_without_cache() -> Non
     }
     offers = choose_routes(report)
     torch_offers = [o for o in offers if o["route"] in (TORCHSCRIPT, DYNAMO)]
-    assert [o["task"] for o in torch_offers] == ["text-generation", "text-generation"]
-    assert "without the KV cache" in torch_offers[0]["explanation"]
+    tasks = [o["task"] for o in torch_offers]
+    assert tasks == ["text-generation-with-past", "text-generation"]
+    assert "exports the KV cache" in torch_offers[0]["explanation"]  # TorchScript, if it validates
+    assert "without the KV cache" in torch_offers[1]["explanation"]  # dynamo
     # bert is an encoder: never a relative for a decoder.
     assert {o["related_model_type"] for o in offers if o["route"] == RELATED} == {"opt", "gptj"}
 

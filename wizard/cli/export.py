@@ -19,7 +19,7 @@ from onnx_wizard.planning.answers import plan_for_model
 from onnx_wizard.planning.memory import default_limit, format_size, parse_size
 from onnx_wizard.planning.output import refuse_protected
 from onnx_wizard.planning.preflight import blocking, preflight, render_findings
-from onnx_wizard.runner.attempts import RecoveryOutcome, export_with_recovery
+from onnx_wizard.runner.attempts import RecoveryOutcome, export_with_recovery, ladder_after_optimum
 from onnx_wizard.runner.process import Event, ExportRun, log_dir_for
 
 
@@ -156,6 +156,7 @@ def _export(args: argparse.Namespace) -> int:
             tokenizer=args.tokenizer,
         )
         last_resort = None if route or not args.auto_fix else ladder_after_optimum(facts, result)
+        # (The wizard offers the same job as a fix on its recovery step.)
         if last_resort is None:
             return result
         # optimum's own export failed every safe remedy: the fallback ladder is the last resort.
@@ -234,25 +235,6 @@ def terminate_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-def ladder_after_optimum(facts: dict[str, Any], result: RecoveryOutcome) -> dict[str, Any] | None:
-    """The fallback ladder's job when optimum's export of a type it supports failed (not when
-    it was cancelled or stopped for memory or time, which another route would not fix)."""
-    if result.status != "failed" or facts.get("library", "transformers") != "transformers":
-        return None
-    final = result.final
-    outcome = final.outcome if final else None
-    if (
-        outcome is None
-        or outcome.stopped_for_memory
-        or outcome.killed_by_system
-        or outcome.timed_out
-    ):
-        return None
-    from onnx_wizard.fallback.routes import auto_offer, fallback_job
-
-    return fallback_job(auto_offer(facts))
 
 
 def choose_fallback(

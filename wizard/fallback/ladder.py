@@ -281,9 +281,17 @@ def run_ladder(
         "outputs": [],
         "files": sorted(p.name for p in out.iterdir() if p.is_file()),
         "notes": [f"KV cache: {'yes' if winner['kv_cache'] else 'no'}"]
+        + _opset_note(opset, _opset(out), route)
         + [f"tried first: {t['route']}{_related(t)}: {_why(t)}" for t in tries[:-1]],
         "validation": winner["validation"],
     }
+
+
+def _opset_note(asked: int | None, wrote: int, route: str) -> list[str]:
+    """The dynamo exporter writes opset 18 or newer whatever is asked: say so, never hide it."""
+    if not asked or asked == wrote:
+        return []
+    return [f"opset {asked} was asked; the {route} exporter wrote opset {wrote} instead"]
 
 
 def _related(attempt: dict[str, Any]) -> str:

@@ -152,7 +152,8 @@ def _torch_offer(report: dict[str, Any], route: str) -> dict[str, Any] | None:
         "route": route,
         "label": route_name(route),
         "related_model_type": None,
-        "task": base,
+        # TorchScript exports the cache when it validates (the ladder's rung); dynamo cannot.
+        "task": task if route == TORCHSCRIPT else base,
         "why": f"optimum has no ONNX config for {report.get('model_type') or 'this model'}",
         "explanation": explanation,
         "risk": risk,
@@ -191,7 +192,9 @@ def auto_offer(report: dict[str, Any]) -> dict[str, Any]:
     """The ladder, first: it tries every route below it, in order of measured success."""
     from onnx_wizard.fallback.outlook import describe_outlook, route_outlook
 
-    outlook = route_outlook(report)
+    # Also the last resort for a supported type whose optimum export failed: the outlook of a
+    # supported type would name optimum itself, which is not a rung of the ladder.
+    outlook = route_outlook({**report, "supported": False})
     return {
         "route": AUTO,
         "label": route_name(AUTO),
@@ -232,14 +235,20 @@ def describe_route(
     *,
     model_type: str | None = None,
     validation: dict[str, Any] | None = None,
+    supported: bool = False,
 ) -> str:
     """Plain-language account of how a fallback export was made, for reports and cards.
 
     ``result`` is what the child returned; ``validation`` a ``ValidationReport.to_dict()``."""
     who = f"model_type {model_type!r}" if model_type else "this model type"
+    why = (
+        f"because optimum's own export of this {model_type or 'model'} failed"
+        if supported
+        else f"because optimum has no ONNX export for {who}"
+    )
     lines = [
         f"Route: {result['route']} (opset {result.get('opset', '?')}, task "
-        f"{result.get('task', '?')}), because optimum has no ONNX export for {who}.",
+        f"{result.get('task', '?')}), {why}.",
     ]
     if result.get("related_model_type"):
         lines.append(

@@ -14,9 +14,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from onnx_wizard.fallback.outlook import describe_outlook, route_outlook
-from onnx_wizard.fallback.routes import AUTO, RELATED, choose_routes, fallback_job
+from onnx_wizard.fallback.routes import AUTO, RELATED, auto_offer, choose_routes, fallback_job
 
 Answers = Mapping[str, Any]
+OPTIMUM = "optimum"  # the route answer that keeps optimum's own export (a supported type)
 
 # Export options the torch.onnx and related-config routes do not carry out: the route exports
 # fp32 on the CPU with its own graph settings. name -> (its default, why it is refused).
@@ -42,14 +43,20 @@ def applies(report: Mapping[str, Any] | None) -> bool:
     )
 
 
-def offers(report: Mapping[str, Any] | None, task: Any = None) -> list[dict[str, Any]]:
-    """The routes that can still work for this model and task, best first (auto leads)."""
-    if not applies(report):
+def offers(
+    report: Mapping[str, Any] | None, task: Any = None, *, instead: bool = False
+) -> list[dict[str, Any]]:
+    """The routes that can still work for this model and task, best first (auto leads).
+
+    ``instead``: for a type optimum supports whose export failed, the ladder is the one route
+    offered in place of optimum's own export (the recovery step's last fix)."""
+    if report is None or report.get("library", "transformers") != "transformers":
         return []
-    assert report is not None
     facts = dict(report)
     if task:
         facts["task"] = str(task)
+    if not applies(report):
+        return [auto_offer(facts)] if instead else []
     return choose_routes(facts)
 
 
@@ -73,8 +80,11 @@ def offer_id(offer: Mapping[str, Any]) -> str:
 
 def chosen(answers: Answers, report: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """The offer the answers pick (auto unless the user chose another); None when none applies."""
-    found = offers(report, answers.get("task"))
     wanted = str(answers.get("route") or AUTO)
+    supported = not applies(report)
+    if supported and answers.get("route") != AUTO:
+        return None  # optimum's own export, unless a fix chose the ladder instead
+    found = offers(report, answers.get("task"), instead=supported)
     for offer in found:
         if offer_id(offer) == wanted:
             return offer
@@ -82,7 +92,29 @@ def chosen(answers: Answers, report: Mapping[str, Any] | None) -> dict[str, Any]
 
 
 def choices(report: Mapping[str, Any] | None, task: Any = None) -> tuple[tuple[str, str], ...]:
-    return tuple((offer_id(o), str(o["label"])) for o in offers(report, task))
+    """The route field's choices; for a supported type, optimum's export or the ladder."""
+    if applies(report):
+        return tuple((offer_id(o), str(o["label"])) for o in offers(report, task))
+    instead = offers(report, task, instead=True)
+    if not instead:
+        return ()
+    ladder = [(offer_id(o), str(o["label"])) for o in instead]
+    return ((OPTIMUM, "optimum's own ONNX export"), *ladder)
+
+
+def instead_of_optimum(report: Mapping[str, Any] | None, result: Any) -> dict[str, Any] | None:
+    """The recovery fix that exports by the fallback routes after optimum's own export of a
+    supported type failed (None when another route would not help: memory, time, cancel)."""
+    from onnx_wizard.runner.attempts import ladder_after_optimum
+
+    if report is None or applies(report) or ladder_after_optimum(report, result) is None:
+        return None
+    return {
+        "label": "Export by the fallback routes instead (each validated against PyTorch)",
+        "answers": {"route": AUTO},
+        "needs_consent": False,
+        "diff": {"route": [OPTIMUM, AUTO]},
+    }
 
 
 def outlook_line(report: Mapping[str, Any]) -> str:

@@ -312,10 +312,12 @@ def _route_fields(answers: Answers, info: Mapping[str, Any]) -> tuple[Field, ...
         return ()
     route = _ask("route", "choice", "Export route", offered, offered[0][0], required=True)
     detail = fallback_route.route_help(answers, info)
-    return (
-        _info("route_outlook", "Fallback route", fallback_route.outlook_line(info)),
-        replace(route, help=f"{route.help}\n{detail}" if detail else route.help),
-    )
+    route = replace(route, help=f"{route.help}\n{detail}" if detail else route.help)
+    if not fallback_route.applies(info):
+        # A supported type: shown only once a recovery fix chose the ladder instead.
+        chosen_ladder = answers.get("route") not in (None, fallback_route.OPTIMUM)
+        return (replace(route, hidden=not chosen_ladder),)
+    return (_info("route_outlook", "Fallback route", fallback_route.outlook_line(info)), route)
 
 
 def _task(answers: Answers, facts: Facts) -> tuple[Field, ...]:

@@ -253,5 +253,29 @@ def _with_route(
             final.outcome.route,
             model_type=(report or {}).get("model_type"),
             validation=final.outcome.validation,
+            supported=bool((report or {}).get("supported")),
         )
     return result
+
+
+def ladder_after_optimum(
+    report: Mapping[str, Any], result: RecoveryOutcome
+) -> dict[str, Any] | None:
+    """The fallback ladder's job when optimum's export of a type it supports failed (not when
+    it was cancelled or stopped for memory or time, which another route would not fix).
+
+    The CLI's ``--auto-fix`` runs it as the last resort; the wizard offers it as a fix."""
+    if result.status != "failed" or report.get("library", "transformers") != "transformers":
+        return None
+    final = result.final
+    outcome = final.outcome if final else None
+    if (
+        outcome is None
+        or outcome.stopped_for_memory
+        or outcome.killed_by_system
+        or outcome.timed_out
+    ):
+        return None
+    from onnx_wizard.fallback.routes import auto_offer, fallback_job
+
+    return fallback_job(auto_offer(dict(report)))
