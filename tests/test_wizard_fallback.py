@@ -118,3 +118,47 @@ def test_cli_takes_a_named_related_config_and_refuses_an_unknown_route(tmp_path:
     assert wrong.returncode != 0
     assert "--route auto" in wrong.stderr and "--route torchscript" in wrong.stderr
     assert not (tmp_path / "x").exists()
+
+
+def test_terminal_app_offers_the_routes_and_their_risk_follows_the_choice(
+    tmp_path: Path,
+) -> None:
+    import asyncio
+    import time
+
+    from textual.widgets import Select
+
+    from onnx_wizard.widgets.tui.app import WizardApp
+    from onnx_wizard.widgets.tui.fields import FieldRow
+
+    async def settle(app: WizardApp, pilot: object) -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            await pilot.pause(0.05)  # type: ignore[attr-defined]
+            if app.settled and machine.view(app.state).work is None:
+                return
+        raise AssertionError(f"the app never settled on {app.state.step}")
+
+    async def drive() -> tuple[str, str, str]:
+        prefill = {"source": "sample:ernie", "output": str(tmp_path / "out")}
+        app = WizardApp(prefill=prefill, offer_resume=False)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(app, pilot)
+            for _ in range(2):
+                await pilot.press("ctrl+n")
+                await settle(app, pilot)
+            assert app.state.step is Step.MODEL
+            row = next(r for r in app.query(FieldRow) if r.item.name == "route")
+            before = str(row.item.help)
+            ids = [value for value, _ in row.item.choices]
+            row.query_one(Select).value = ids.index("torchscript")  # options carry the index
+            await settle(app, pilot)
+            row = next(r for r in app.query(FieldRow) if r.item.name == "route")
+            outlook = str(machine.view(app.state).field("route_outlook").value)
+            await pilot.press("ctrl+q")
+            return before, str(row.item.help), outlook
+
+    before, after, outlook = asyncio.run(drive())
+    assert "Risk:" in before and "Risk:" in after and before != after
+    assert "Tracing records one path" in after  # TorchScript's own risk, not auto's
+    assert "Odds:" in outlook
