@@ -287,7 +287,9 @@ def _consistent(values: dict[str, Any], out: dict[str, Any]) -> None:
         maps = min(3, levels) if type(levels) is int and levels > 1 else 1
         resnet = {"model_type": "resnet", "depths": [1, 1, 1, 1], "hidden_sizes": [16, 32, 64, 128]}
         resnet["out_features"] = [f"stage{i}" for i in range(5 - maps, 5)]
-        out.update(use_timm_backbone=False, backbone=None, backbone_config=resnet)
+        out.update(
+            use_timm_backbone=False, backbone=None, backbone_config=resnet, backbone_kwargs=None
+        )
         out["use_pretrained_backbone"] = False
     # Hiera (SAM 2): one block per stage but two in the third, whose second block attends
     # globally (the first of a stage pools, and cannot be global); stage widths shrunk like
