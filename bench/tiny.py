@@ -66,7 +66,6 @@ WIDTH_KEYS = {
 # Keys a config leaves None to derive them from others; the shrunk sizes fill them in.
 NONE_FILLED = ("num_key_value_heads", "head_dim")
 TOKEN_KEY_MARKS = ("token_id", "token_index")
-# Derived from the layer count or the stages: dropped so that __init__ computes them afresh.
 # Types made of other types, with no default config: (encoder or vision, decoder or text).
 COMPOSITES = {
     "encoder-decoder": ("bert", "gpt2"),
@@ -74,16 +73,13 @@ COMPOSITES = {
     "vision-encoder-decoder": ("vit", "gpt2"),
     "vision-text-dual-encoder": ("vit", "bert"),
 }
+# Text configs whose rotary embedding is split over time, height and width (mrope_section).
 MROPE_FAMILIES = (
-    "qwen2_vl",
-    "qwen2_5_vl",
-    "qwen3_vl",
-    "qwen3_vl_moe",
-    "glm4v",
-    "glm4v_moe",
-    "glm4vmoe",
-)
+    "qwen2_vl", "qwen2_5_vl", "qwen3_vl", "qwen3_vl_moe", "glm4v", "glm4v_moe", "glm4vmoe",
+)  # fmt: skip
+# Which layers (or stages) a head reads feature maps from.
 OUT_INDEX_KEYS = ("out_indices", "backbone_out_indices")
+# Derived from the layer count or the stages: dropped so that __init__ computes them afresh.
 DERIVED_KEYS = ("layer_types", "out_features", "out_indices", "stage_names", "_name_or_path")
 
 
@@ -162,7 +158,7 @@ def _shrunk(values: dict[str, Any], gentle: bool, parent_token: int = 0) -> dict
     out: dict[str, Any] = {}
     max_token = max(
         (v for k, v in values.items() if any(m in k for m in TOKEN_KEY_MARKS) and type(v) is int),
-        default=parent_token,
+        default=0,
     )
     # Ids the vocab must hold even where the default vocab does not (SmolVLM's pad id 128002
     # over 32000 tokens is an embedding's padding index; Janus's outer image token id).
@@ -234,9 +230,9 @@ def _shrunk(values: dict[str, Any], gentle: bool, parent_token: int = 0) -> dict
             out[key] = min(value, 32)  # VQ-VAE image tokenizers (Janus, Emu3, Chameleon)
         elif isinstance(value, list) and layers >= 6 and len(value) == layers:
             # One entry per layer (Gemma3n's intermediate sizes, Llama4's no_rope_layers and
-            # moe_layers): the first two, widths shrunk like the scalar.
+            # moe_layers): the kept layers' entries, widths shrunk like the scalar.
             cap = WIDTH_KEYS.get(key)
-            out[key] = [min(v, cap) if cap and type(v) is int else v for v in value[:2]]
+            out[key] = [min(v, cap) if cap and type(v) is int else v for v in value[:kept_layers]]
     if not gentle:
         _consistent(values, out)
     return out
