@@ -26,8 +26,10 @@ TASK_MAPPINGS = (
     ("MODEL_FOR_SEMANTIC_SEGMENTATION_MAPPING_NAMES", "semantic-segmentation", "vision"),
     ("MODEL_FOR_DEPTH_ESTIMATION_MAPPING_NAMES", "depth-estimation", "vision"),
     ("MODEL_MAPPING_NAMES", "feature-extraction", "text"),
-    # Last: only for types no mapping above lists (VisionEncoderDecoder, Pix2Struct).
+    # Last: for types no mapping above lists (VisionEncoderDecoder, Pix2Struct, MusicGen), and
+    # for those whose only optimum task they are (VITS: text-to-audio).
     ("MODEL_FOR_VISION_2_SEQ_MAPPING_NAMES", "image-to-text-with-past", "vision"),
+    ("MODEL_FOR_TEXT_TO_WAVEFORM_MAPPING_NAMES", "text-to-audio", "audio"),
 )
 MAX_PARAMETERS = 60_000_000  # beyond this a "tiny" model would cost minutes on 2 cores
 
@@ -72,6 +74,9 @@ COMPOSITES = {
     "speech-encoder-decoder": ("wav2vec2", "gpt2"),
     "vision-encoder-decoder": ("vit", "gpt2"),
     "vision-text-dual-encoder": ("vit", "bert"),
+    # MusicGen: a T5 text encoder, an EnCodec audio codec, and the type's own decoder.
+    "musicgen": ("t5", "encodec"),
+    "musicgen_melody": ("t5", "encodec"),
 }
 # Text configs whose rotary embedding is split over time, height and width (mrope_section).
 MROPE_FAMILIES = (
@@ -146,6 +151,7 @@ def _auto_class_name(mapping: str) -> str:
         "MODEL_FOR_SEMANTIC_SEGMENTATION_MAPPING_NAMES": "AutoModelForSemanticSegmentation",
         "MODEL_FOR_DEPTH_ESTIMATION_MAPPING_NAMES": "AutoModelForDepthEstimation",
         "MODEL_FOR_VISION_2_SEQ_MAPPING_NAMES": "AutoModelForVision2Seq",
+        "MODEL_FOR_TEXT_TO_WAVEFORM_MAPPING_NAMES": "AutoModelForTextToWaveform",
     }
     return names[mapping]
 
@@ -514,12 +520,18 @@ def _composite(model_type: str) -> Any:
     the common pairing of its parts, each shrunk like a model of its own."""
     from transformers import CONFIG_MAPPING
 
-    def part(name: str) -> Any:
-        defaults = CONFIG_MAPPING[name]().to_dict()
-        return CONFIG_MAPPING[name](**_shrunk(defaults, False), **_required(defaults))
+    def part(part_class: Any, **fixed: Any) -> Any:
+        defaults = part_class().to_dict()
+        return part_class(**{**_shrunk(defaults, False), **_required(defaults), **fixed})
 
-    first, second = COMPOSITES[model_type]
+    first, second = (CONFIG_MAPPING[name] for name in COMPOSITES[model_type])
     config_class = CONFIG_MAPPING[model_type]
+    if model_type.startswith("musicgen"):
+        # The decoder's vocab is the codec's codebook (its pad id, one past it, is no token).
+        decoder_class = config_class.sub_configs["decoder"]
+        decoder = part(decoder_class, vocab_size=decoder_class().vocab_size)
+        codec = part(second, codebook_size=decoder.vocab_size)
+        return config_class.from_sub_models_config(part(first), codec, decoder)
     if model_type == "vision-text-dual-encoder":
         return config_class.from_vision_text_configs(part(first), part(second))
     return config_class.from_encoder_decoder_configs(part(first), part(second))
