@@ -63,6 +63,8 @@ WIDTH_KEYS = {
     "num_queries": 16,  # RT-DETR, D-FINE: top-k over the anchors of a small image
     "mlp_dim": 128,  # SAM's and SegGPT's MLP width
     "bottleneck_features": 64,  # ZoeDepth: the fusion width it is added to
+    "embedding_size": 64,  # ALBERT-style factorised embeddings, Qwen-Omni's talker
+    "upsample_initial_channel": 128,  # HiFi-GAN/BigVGAN vocoders: halved at each upsampling
     "projection_size": 64,  # SigLIP's text head: compared with the (64-wide) image embeddings
 }  # fmt: skip
 # Keys a config leaves None to derive them from others; the shrunk sizes fill them in.
