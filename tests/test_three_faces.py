@@ -95,6 +95,12 @@ def tui_walk(output: Path) -> list[Stop]:
                 return
         raise AssertionError(f"the app never settled on {app.state.step}")
 
+    def clickable(app: Any, selector: str) -> bool:
+        """Mounted, laid out and enabled: a click on a button not yet laid out (a region of
+        size zero, as in a dialog still composing on a slow machine) lands elsewhere."""
+        found = list(app.screen.query(selector))
+        return bool(found) and found[0].region.area > 0 and not found[0].disabled
+
     async def walk() -> list[Stop]:
         prefill = {"source": "sample:bert-classifier", "output": str(output)}
         app = WizardApp(prefill=prefill, offer_resume=False)
@@ -110,7 +116,7 @@ def tui_walk(output: Path) -> list[Stop]:
                     prefix = "rec" if isinstance(app.screen, RecoveryModal) else "act"
                     selector = f"#{prefix}-{command[1]}"
                     deadline = time.monotonic() + 10
-                    while not app.screen.query(selector) and time.monotonic() < deadline:
+                    while not clickable(app, selector) and time.monotonic() < deadline:
                         await pilot.pause(0.05)  # a dialog just pushed is still composing
                     taken = app.actions_taken
                     await pilot.click(selector)
