@@ -81,3 +81,19 @@ def test_committed_benchmark_data_is_shipped_and_consistent() -> None:
     for figures in data["route_success"].values():
         for tally in figures.values():
             assert 0 <= tally["validated"] <= tally["tried"]
+
+
+def test_a_graph_that_takes_a_fixed_number_of_images_says_so() -> None:
+    from onnx_wizard.fallback.ladder import _fixed_media_notes
+
+    llava_like = {
+        "dynamic_axes": {"input_ids": {"0": "batch_size", "1": "sequence_length"}},
+        "traced_shapes": {"input_ids": [2, 9], "pixel_values": [1, 3, 30, 30]},
+    }
+    (note,) = _fixed_media_notes(llava_like)
+    assert "pixel_values" in note and "exactly 1 per call" in note
+    per_row = {
+        "dynamic_axes": {"input_ids": {"0": "b"}, "pixel_values": {"0": "b"}},
+        "traced_shapes": {"input_ids": [2, 9], "pixel_values": [2, 3, 30, 30]},
+    }
+    assert _fixed_media_notes(per_row) == []

@@ -282,9 +282,28 @@ def run_ladder(
         "files": sorted(p.name for p in out.iterdir() if p.is_file()),
         "notes": [f"KV cache: {'yes' if winner['kv_cache'] else 'no'}"]
         + _opset_note(opset, _opset(out), route)
+        + _fixed_media_notes(winner)
         + [f"tried first: {t['route']}{_related(t)}: {_why(t)}" for t in tries[:-1]],
         "validation": winner["validation"],
     }
+
+
+MEDIA_INPUTS = ("pixel_values", "pixel_values_videos", "input_features", "input_values")
+
+
+def _fixed_media_notes(winner: dict[str, Any]) -> list[str]:
+    """A media input whose first axis stayed fixed while the batch varied: the graph takes that
+    many images (or clips) per call, whatever the batch (LLaVA-style towers split per image)."""
+    axes = winner.get("dynamic_axes") or {}
+    shapes = winner.get("traced_shapes") or {}
+    if not any("0" in map(str, d) for d in axes.values()):
+        return []  # nothing varied with the batch: a fixed-shape graph, said elsewhere
+    return [
+        f"{name} has a fixed first axis of {shapes[name][0]}: the graph takes exactly "
+        f"{shapes[name][0]} per call, whatever the text batch"
+        for name in MEDIA_INPUTS
+        if name in shapes and "0" not in map(str, axes.get(name, {}))
+    ]
 
 
 def _opset_note(asked: int | None, wrote: int, route: str) -> list[str]:
