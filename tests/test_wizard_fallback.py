@@ -162,3 +162,17 @@ def test_terminal_app_offers_the_routes_and_their_risk_follows_the_choice(
     assert "Risk:" in before and "Risk:" in after and before != after
     assert "Tracing records one path" in after  # TorchScript's own risk, not auto's
     assert "Odds:" in outlook
+
+
+def test_python_api_takes_the_routes_and_keeps_a_decoders_cache(tmp_path: Path) -> None:
+    import onnx_wizard
+    from onnx_wizard.errors import WizardError
+
+    with pytest.raises(WizardError) as refused:  # no route named: the routes are listed
+        onnx_wizard.export("sample:ernie", tmp_path / "none")
+    assert "--route auto" in refused.value.problem and not (tmp_path / "none").exists()
+    result = onnx_wizard.export("sample:ernie", tmp_path / "auto", auto_fix=True)
+    assert result.task == "text-generation-with-past"
+    assert result.command.endswith("--route auto")
+    graph = onnx.load(str(tmp_path / "auto" / "model.onnx"))
+    assert "past_key_values.0.key" in [i.name for i in graph.graph.input]

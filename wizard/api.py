@@ -7,6 +7,7 @@ a child process, validation against PyTorch and (with ``auto_fix``) the safe rem
 from __future__ import annotations
 
 import argparse
+import shlex
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,7 @@ def export(
     *,
     overwrite: bool = False,
     auto_fix: bool = False,
+    route: str | None = None,
     on_event: Callable[[dict[str, Any]], None] | None = None,
     **options: Any,
 ) -> ExportResult:
@@ -51,25 +53,42 @@ def export(
 
     ``options`` are the plan's decisions under the CLI's names (``task``, ``opset``, ``device``,
     ``dtype``, ``optimize``, ``atol``, ``batch_size``, ``sequence_length``, ``monolith``,
-    ``no_post_process``, ...). Returns the validated :class:`ExportResult`; raises
-    :class:`ExportFailed` (with the diagnosis in its message) when no attempt passed.
+    ``no_post_process``, ...). A model type optimum cannot export goes by ``route`` (``auto``,
+    ``related-config[:TYPE]``, ``torchscript``, ``dynamo``; ``auto_fix`` takes ``auto``), and
+    with ``auto_fix`` the same routes are the last resort when optimum's own export fails.
+    Returns the validated :class:`ExportResult`; raises :class:`ExportFailed` (with the
+    diagnosis in its message) when no attempt passed.
     """
+    from onnx_wizard.fallback.routes import choose_fallback
     from onnx_wizard.planning.answers import plan_for_model
     from onnx_wizard.planning.memory import default_limit
-    from onnx_wizard.runner.attempts import export_with_recovery
+    from onnx_wizard.runner.attempts import export_with_recovery, ladder_after_optimum
     from onnx_wizard.runner.process import log_dir_for
 
     namespace = plan_options(**options)
-    plan, report = plan_for_model(model, str(output), namespace, overwrite=overwrite)
-    facts = report.to_dict()
-    outcome = export_with_recovery(
-        plan,
-        report=facts,
-        log_dir=log_dir_for(Path(plan.output)),
-        auto_fix=auto_fix,
-        memory_limit=default_limit(),
-        on_event=on_event,
+    plan, report = plan_for_model(
+        model, str(output), namespace, overwrite=overwrite, allow_unsupported=True
     )
+    facts = report.to_dict()
+    fallback = choose_fallback(facts, route, auto=auto_fix, task=namespace.task)
+
+    def run_once(job: dict[str, Any] | None) -> Any:
+        return export_with_recovery(
+            plan,
+            report=facts,
+            log_dir=log_dir_for(Path(plan.output)),
+            auto_fix=auto_fix,
+            memory_limit=default_limit(),
+            on_event=on_event,
+            fallback=job,
+        )
+
+    outcome = run_once(fallback)
+    last_resort = ladder_after_optimum(facts, outcome) if auto_fix and not fallback else None
+    if last_resort is not None:  # optimum's own export failed every safe remedy
+        earlier = outcome.attempts
+        outcome = run_once(last_resort)
+        outcome.attempts[:0] = earlier
     summary = outcome.to_dict()
     validation = summary.get("validation") or {}
     if outcome.status != "ok" or not validation.get("passed"):
@@ -88,4 +107,10 @@ def export(
     final = outcome.final
     run = {"files": summary.get("files") or [], "log": final.outcome.log_path if final else ""}
     task = str(final.plan.task if final else plan.task)
-    return ExportResult.from_run(plan.output, task, run, validation, summary.get("command") or "")
+    command = summary.get("command") or ""
+    job = last_resort or fallback
+    if job is not None:  # the route's task (a decoder keeps its cache), and what reruns it
+        task = str(job.get("task") or task)
+        chosen = "auto" if job["route"] == "auto" else route or job["route"]
+        command = shlex.join(["onnx-wizard", "export", model, str(output), "--route", chosen])
+    return ExportResult.from_run(plan.output, task, run, validation, command)

@@ -114,6 +114,8 @@ def _export(args: argparse.Namespace) -> int:
     facts = report.to_dict()
     if facts.get("source_kind") != "hub":
         refuse_protected(plan.output, source=facts.get("path"))
+    from onnx_wizard.fallback.routes import choose_fallback
+
     fallback = choose_fallback(facts, args.route, auto=args.auto_fix, task=args.task)
     limit = parse_size(args.max_memory) if args.max_memory else default_limit()
     if args.timeout is not None and args.timeout <= 0:
@@ -235,37 +237,6 @@ def terminate_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-def choose_fallback(
-    facts: dict[str, Any], route: str | None, *, auto: bool, task: str | None = None
-) -> dict[str, Any] | None:
-    """The fallback job for an unsupported model: the route asked for, or the first offer."""
-    if facts.get("supported"):
-        if route:
-            raise WizardError(
-                f"--route {route} is for models optimum cannot export, and it can export this one.",
-                "Drop --route: the standard export is the better one.",
-            )
-        return None
-    from onnx_wizard.fallback.routes import choose_routes, fallback_job
-    from onnx_wizard.flow.fallback_route import offer_id
-
-    asked = task if task and task != "auto" else None
-    offers = choose_routes({**facts, "task": asked or facts.get("task")})
-    # "related-config" takes the first related offer; "related-config:TYPE" names one.
-    matching = [o for o in offers if route in (o["route"], offer_id(o))]
-    chosen = matching if route else offers[:1] if auto else []
-    if chosen:
-        return fallback_job(chosen[0])
-    listing = "; ".join(f"--route {offer_id(o)}: {o['label']}" for o in offers) or "none"
-    kind = facts.get("model_type") or "this model"
-    raise WizardError(
-        f"optimum has no ONNX export for model type {kind!r}. "
-        f"Routes that can still work: {listing}.",
-        "Rerun with one of those --route flags (or --auto-fix to take the first); every route is "
-        "validated against PyTorch like a normal export.",
-    )
 
 
 def print_result(result: RecoveryOutcome, *, as_json: bool) -> None:

@@ -9,8 +9,10 @@ optimum's cached task table, never imports torch, transformers or optimum.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from onnx_wizard.errors import WizardError
 from onnx_wizard.inspection.supported_tasks import TaskTable, load_table
 
 RELATED = "related-config"
@@ -219,6 +221,49 @@ def auto_offer(report: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def offer_id(offer: Mapping[str, Any]) -> str:
+    """The route's value in the wizard's choice and on the command line (``--route``): related
+    ones name the borrowed type (``related-config:llama``)."""
+    related = offer.get("related_model_type")
+    return f"{RELATED}:{related}" if offer["route"] == RELATED and related else str(offer["route"])
+
+
+def choose_fallback(
+    facts: dict[str, Any], route: str | None, *, auto: bool, task: str | None = None
+) -> dict[str, Any] | None:
+    """The fallback job for an unsupported model: the route asked for (``--route``, the API's
+    ``route=``), or with ``auto`` the first offer; None for a supported one. WizardError lists
+    the routes when none was named or the name fits none."""
+    if facts.get("supported"):
+        if route:
+            raise WizardError(
+                f"--route {route} is for models optimum cannot export, and it can export this one.",
+                "Drop --route: the standard export is the better one.",
+            )
+        return None
+    asked = task if task and task != "auto" else None
+    detected = facts.get("task")
+    decoder_only = facts.get("is_decoder") and not facts.get("is_encoder_decoder")
+    if not asked and decoder_only and detected == "text-generation":
+        # optimum's table has no -with-past task for a type it cannot export; the routes keep
+        # the KV cache when that graph validates (an explicit --task text-generation opts out).
+        detected = "text-generation-with-past"
+    offers = choose_routes({**facts, "task": asked or detected})
+    # "related-config" takes the first related offer; "related-config:TYPE" names one.
+    matching = [o for o in offers if route in (o["route"], offer_id(o))]
+    chosen = matching if route else offers[:1] if auto else []
+    if chosen:
+        return fallback_job(chosen[0])
+    listing = "; ".join(f"--route {offer_id(o)}: {o['label']}" for o in offers) or "none"
+    kind = facts.get("model_type") or "this model"
+    raise WizardError(
+        f"optimum has no ONNX export for model type {kind!r}. "
+        f"Routes that can still work: {listing}.",
+        "Rerun with one of those --route flags (or --auto-fix to take the first); every route is "
+        "validated against PyTorch like a normal export.",
+    )
+
+
 def fallback_job(offer: dict[str, Any], opset: int | None = None) -> dict[str, Any]:
     """The ``job["fallback"]`` entry that makes the export child take this route."""
     return {
@@ -286,9 +331,11 @@ __all__ = [
     "TORCHSCRIPT",
     "TORCH_TASKS",
     "auto_offer",
+    "choose_fallback",
     "choose_routes",
     "describe_route",
     "fallback_job",
+    "offer_id",
     "related_fits",
     "route_name",
 ]

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from onnx_wizard.fallback.outlook import describe_outlook, route_outlook
-from onnx_wizard.fallback.routes import AUTO, RELATED, auto_offer, choose_routes, fallback_job
+from onnx_wizard.fallback.routes import AUTO, auto_offer, choose_routes, fallback_job, offer_id
 
 Answers = Mapping[str, Any]
 OPTIMUM = "optimum"  # the route answer that keeps optimum's own export (a supported type)
@@ -70,12 +70,6 @@ def with_cache_choice(report: dict[str, Any]) -> dict[str, Any]:
     if applies(report) and decoder_only and report.get("task") == "text-generation":
         return {**report, "with_past_applies": True, "with_past": True}
     return report
-
-
-def offer_id(offer: Mapping[str, Any]) -> str:
-    """The route's value in the choice and on the command line (related ones name the type)."""
-    related = offer.get("related_model_type")
-    return f"{RELATED}:{related}" if offer["route"] == RELATED and related else str(offer["route"])
 
 
 def chosen(answers: Answers, report: Mapping[str, Any] | None) -> dict[str, Any] | None:
