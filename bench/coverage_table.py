@@ -40,7 +40,7 @@ def diagnosis(record: dict[str, Any]) -> str:
     return "other"
 
 
-LIMITS = "90 s and 4 GiB of RSS (bench/coverage.py --timeout 90 --max-memory-gb 4)"
+LIMITS = "150 s and 6 GiB of RSS (bench/coverage.py --timeout 150 --max-memory-gb 6, the defaults)"
 
 
 def _median(values: list[float]) -> float:
