@@ -264,6 +264,16 @@ def _file_lines(report: ModelReport) -> list[str]:
         return ["Files        unknown until the export runs"]
     loaded = set(report.transformersjs_files)
     width = max(len(name) for name in report.expected_files)
+    if not report.supported:
+        # A fallback route's files: ORTModel and Transformers.js choose their code by a
+        # model_type optimum does not register, so only ONNX Runtime itself is certain.
+        return [
+            _wrap(
+                "Files        ",
+                "written into the output folder by the fallback route that exports it (optimum "
+                "cannot), for ONNX Runtime; which files depends on that route.",
+            )
+        ]
     lines = [
         _wrap(
             "Files        ",
