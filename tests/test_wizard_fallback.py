@@ -63,6 +63,10 @@ def test_a_failed_route_offers_the_others_and_auto_exports_with_the_kv_cache(
     assert "past_key_values.0.key" in [i.name for i in graph.graph.input]
     assert {o.version for o in graph.opset_import if o.domain in ("", "ai.onnx")} == {17}
     assert "--route auto" in str(state.facts.command)
+    # The history of attempts survives the retry, each with the route it really ran.
+    (history,) = [t for t in view.tables if t.name == "attempts"]
+    assert [row[1] for row in history.rows] == ["failed", "ok"]
+    assert "--route torchscript" in history.rows[0][3] and "--route auto" in history.rows[1][3]
     code = snippets(state.answers, state.facts)
     assert "InferenceSession" in code["python"] and "ORTModel" not in code["python"]
 

@@ -208,6 +208,7 @@ def run_export_step(
             "Fix: go back to the model step and confirm you trust this model."
         )
         return machine.with_facts(state, run={"status": "failed", "detail": detail, "files": []})
+    route = fallback_route.job(machine.effective_answers(state), state.facts.report, plan.task)
     try:
         result = export_with_recovery(
             plan,
@@ -220,9 +221,7 @@ def run_export_step(
             on_run=on_run,
             tokenizer=getattr(plan, "tokenizer", None) or None,  # one from elsewhere, if named
             # A type optimum cannot export goes by the route chosen on the model step.
-            fallback=fallback_route.job(
-                machine.effective_answers(state), state.facts.report, plan.task
-            ),
+            fallback=route,
         )
     except WizardError as error:  # e.g. remote code without consent: a failed run, with why
         failure = {"status": "failed", "detail": f"{error.problem} Fix: {error.fix}", "files": []}
@@ -242,7 +241,11 @@ def run_export_step(
         "status": result.status,
         "detail": result.reason,
         "files": final.outcome.files if final and result.status == "ok" else [],
-        "attempts": [a.to_dict() for a in result.attempts],
+        # An attempt by a fallback route ran that route, not the optimum-cli line it carries.
+        "attempts": [
+            {**a.to_dict(), **({"command": plan_command(state)} if route else {})}
+            for a in result.attempts
+        ],
         "log": final.outcome.log_path if final else "",
         # The user's own files the run left in the output, and where clashing ones went.
         "kept": list(final.outcome.kept) if final and promoted else [],

@@ -308,7 +308,9 @@ def advance(state: WizardState) -> WizardState:
             return replace(state, errors={**state.errors, "remedy": problem}, attempted=True)
         answers.update(changes)
     if step is Step.REVIEW or recovery == "apply":
-        facts = replace(facts, **_RUN_FACTS)  # a new run: forget the last one's results
+        # A new run: forget the last one's results, but a retry keeps the attempt history.
+        earlier = results.attempt_history(facts) if recovery == "apply" else ()
+        facts = replace(facts, **_RUN_FACTS, earlier_attempts=earlier)
     target = ROUTES[step](answers, facts)
     if target not in EDGES[step]:
         raise RuntimeError(f"route {step.value} -> {target.value} is missing from EDGES")

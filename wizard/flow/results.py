@@ -144,10 +144,11 @@ def tables(step: Step, answers: Answers, facts: Facts) -> tuple[Table, ...]:
 
 
 def _step_tables(step: Step, answers: Answers, facts: Facts) -> tuple[Table, ...]:
+    history = attempts_table(facts)
     if step in (Step.VALIDATE, Step.DONE) and facts.validation is not None:
-        return (files_table(facts), checks_table(facts))
+        return (files_table(facts), checks_table(facts), *history)
     if step is Step.RECOVER and facts.diagnosis is not None:
-        return (diff_table(answers, facts),)
+        return (diff_table(answers, facts), *history)
     if step is Step.QUANTIZATION:
         from onnx_wizard.flow.quantizing import recommendation_table
 
@@ -159,6 +160,37 @@ def _step_tables(step: Step, answers: Answers, facts: Facts) -> tuple[Table, ...
     if step is Step.REVIEW and (facts.diagnosis or {}).get("taken"):
         return (taken_table(facts),)
     return ()
+
+
+def attempt_history(facts: Facts) -> tuple[Mapping[str, Any], ...]:
+    """Every attempt since the review: the earlier runs' and this run's."""
+    return (*facts.earlier_attempts, *((facts.run or {}).get("attempts") or ()))
+
+
+def attempts_table(facts: Facts) -> tuple[Table, ...]:
+    """Every attempt since the review, once there was more than one (retries included)."""
+    attempts = attempt_history(facts)
+    if len(attempts) < 2:
+        return ()
+    rows = tuple(
+        (
+            str(number),
+            str(attempt.get("status") or ""),
+            _attempt_error(attempt),
+            str(attempt.get("command") or ""),
+        )
+        for number, attempt in enumerate(attempts, start=1)
+    )
+    columns = ("Attempt", "Result", "Why", "Command")
+    return (Table("attempts", "Attempts so far", columns, rows),)
+
+
+def _attempt_error(attempt: Mapping[str, Any]) -> str:
+    diagnosis = attempt.get("diagnosis") or {}
+    if diagnosis.get("title"):
+        return str(diagnosis["title"])
+    error = attempt.get("error") or {}
+    return str(error.get("type") or "") if attempt.get("status") != "ok" else ""
 
 
 def taken_table(facts: Facts) -> Table:

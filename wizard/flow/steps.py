@@ -94,6 +94,8 @@ class Facts:
       "remedies": [{"action", "note"}]}`` (``planning.preflight.Finding.to_dict``).
     - ``consents``: the consent keys the user said yes to (``flow.actions.consent_key``); the
       engine refuses an action that needs one it does not hold.
+    - ``earlier_attempts``: the attempts of the runs before this one since the review (each
+      "Apply and retry" starts a run of its own), so the attempt history survives a retry.
     """
 
     report: Mapping[str, Any] | None = None
@@ -107,9 +109,11 @@ class Facts:
     quantization: Mapping[str, Any] | None = None
     consents: tuple[str, ...] = ()
     preflight: tuple[Mapping[str, Any], ...] | None = None
+    earlier_attempts: tuple[Mapping[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "consents", tuple(self.consents))
+        object.__setattr__(self, "earlier_attempts", freeze(tuple(self.earlier_attempts)))
         object.__setattr__(self, "preflight", freeze(self.preflight))
         # Frozen all the way down, so a caller's dict can't change a state kept in a history.
         frozen = ("report", "checks", "run", "validation", "diagnosis", "publish", "quantization")
