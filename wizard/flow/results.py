@@ -190,7 +190,7 @@ def _attempt_error(attempt: Mapping[str, Any]) -> str:
     if diagnosis.get("title"):
         return str(diagnosis["title"])
     error = attempt.get("error") or {}
-    return str(error.get("type") or "") if attempt.get("status") != "ok" else ""
+    return str(error.get("type") or "-") if attempt.get("status") != "ok" else "-"
 
 
 def taken_table(facts: Facts) -> Table:
