@@ -36,12 +36,17 @@ def forward_parameters(model: Any) -> set[str]:
     return set(inspect.signature(model.forward).parameters)
 
 
-def _sub(config: Any, *names: str) -> Any:
+def sub_config(config: Any, *names: str) -> Any:
+    """The first of ``names`` that holds a config object (not a raw dict), or None."""
     for name in names:
         sub = getattr(config, name, None)
         if sub is not None and not isinstance(sub, dict):
             return sub
-    return config
+    return None
+
+
+def _sub(config: Any, *names: str) -> Any:
+    return sub_config(config, *names) or config
 
 
 def _value(config: Any, names: tuple[str, ...], default: Any) -> Any:

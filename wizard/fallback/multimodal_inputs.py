@@ -21,6 +21,8 @@ import inspect
 import os
 from typing import Any
 
+from onnx_wizard.fallback.inputs import sub_config
+
 # Placeholder token ids by config key, per medium: the first key set (not None) wins.
 IMAGE_KEYS = ("image_token_id", "image_token_index")
 VIDEO_KEYS = ("video_token_id", "video_token_index")
@@ -59,14 +61,6 @@ def _config_value(config: Any, *keys: str) -> Any:
             value = getattr(holder, key, None)
             if value is not None:
                 return value
-    return None
-
-
-def _sub(config: Any, *names: str) -> Any:
-    for name in names:
-        sub = getattr(config, name, None)
-        if sub is not None and not isinstance(sub, dict):
-            return sub
     return None
 
 
@@ -120,7 +114,7 @@ def _media(
 
     config = model.config
     generator = _generator(seed)
-    vision = _sub(config, "vision_config", "image_config") or config
+    vision = sub_config(config, "vision_config", "image_config") or config
     channels = int(getattr(vision, "num_channels", None) or getattr(vision, "in_channels", 3) or 3)
     if "image_grid_thw" in accepts:
         # Qwen2-VL, Qwen2.5-VL, GLM-4V: flattened patches and a (t, h, w) grid per image; a
@@ -168,7 +162,7 @@ def _media(
         return images
     if "high_res_pixel_values" in accepts:
         # DeepSeek-VL hybrid: a second, high-resolution view of the same image.
-        high = _sub(config, "high_res_vision_config")
+        high = sub_config(config, "high_res_vision_config")
         size = int(getattr(high, "image_size", 1024))
         inputs["high_res_pixel_values"] = torch.randn(
             images, channels, size, size, generator=generator
@@ -184,7 +178,7 @@ def _media(
         )
     if "qformer_input_ids" in accepts:
         # InstructBLIP: the instruction again, in the Q-Former's own vocabulary.
-        qformer = _sub(config, "qformer_config")
+        qformer = sub_config(config, "qformer_config")
         vocab = int(getattr(qformer, "vocab_size", 1000) or 1000)
         ids = torch.randint(4, min(vocab, 1000), (images, shape.sequence), generator=generator)
         inputs["qformer_input_ids"] = ids
@@ -356,7 +350,7 @@ def _fixed_media(
     rows = shape.batch
     generator = _generator(seed)
     changed = False
-    image = _sub(config, "image_config")
+    image = sub_config(config, "image_config")
     pixels = inputs.get("pixel_values")
     if image is not None and pixels is not None and pixels.dim() == 4:
         # FLAVA keeps its image tower's settings in image_config, not vision_config.
@@ -373,7 +367,7 @@ def _fixed_media(
         inputs["pixel_values"] = pixels.unsqueeze(1)
         inputs["image_attention_mask"] = _ones(rows, inputs["input_ids"].shape[1]).unsqueeze(-1)
         changed = True
-    audio = _sub(config, "audio_config")
+    audio = sub_config(config, "audio_config")
     features = inputs.get("input_features")
     if (
         features is not None
@@ -395,7 +389,7 @@ def _audio(model: Any, shape: Any, inputs: dict[str, Any], accepts: set[str], se
     config = model.config
     rows = shape.batch
     generator = _generator(seed)
-    audio = _sub(config, "audio_config", "encoder_config")
+    audio = sub_config(config, "audio_config", "encoder_config")
     if audio is None:
         return
     mel = getattr(audio, "num_mel_bins", None)

@@ -221,6 +221,13 @@ def auto_offer(report: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def cache_applies(report: Mapping[str, Any]) -> bool:
+    """A decoder-only generator: optimum's table has no ``-with-past`` task for a type it cannot
+    export, yet the routes export the KV cache when that graph validates."""
+    decoder_only = report.get("is_decoder") and not report.get("is_encoder_decoder")
+    return bool(decoder_only and report.get("task") == "text-generation")
+
+
 def offer_id(offer: Mapping[str, Any]) -> str:
     """The route's value in the wizard's choice and on the command line (``--route``): related
     ones name the borrowed type (``related-config:llama``)."""
@@ -243,10 +250,7 @@ def choose_fallback(
         return None
     asked = task if task and task != "auto" else None
     detected = facts.get("task")
-    decoder_only = facts.get("is_decoder") and not facts.get("is_encoder_decoder")
-    if not asked and decoder_only and detected == "text-generation":
-        # optimum's table has no -with-past task for a type it cannot export; the routes keep
-        # the KV cache when that graph validates (an explicit --task text-generation opts out).
+    if not asked and cache_applies(facts):  # an explicit --task text-generation opts out
         detected = "text-generation-with-past"
     offers = choose_routes({**facts, "task": asked or detected})
     # "related-config" takes the first related offer; "related-config:TYPE" names one.
@@ -331,6 +335,7 @@ __all__ = [
     "TORCHSCRIPT",
     "TORCH_TASKS",
     "auto_offer",
+    "cache_applies",
     "choose_fallback",
     "choose_routes",
     "describe_route",

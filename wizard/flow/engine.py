@@ -265,9 +265,8 @@ def run_export_step(
         diagnosis = routed or unrecognised_failure(log)
     elif result.status == "not_validated":
         diagnosis = not_validated_diagnosis(result.reason)
-    ladder_ran = fallback_route.chosen(machine.effective_answers(state), state.facts.report)
     instead = fallback_route.instead_of_optimum(state.facts.report, result)
-    if instead is not None and diagnosis is not None and ladder_ran is None:
+    if instead is not None and diagnosis is not None and route is None:
         # optimum's export of a type it supports failed: the fallback routes are the last fix.
         diagnosis = {**diagnosis, "remedies": [*(diagnosis.get("remedies") or ()), instead]}
     if validation is not None and run["status"] == "failed":

@@ -14,7 +14,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from onnx_wizard.fallback.outlook import describe_outlook, route_outlook
-from onnx_wizard.fallback.routes import AUTO, auto_offer, choose_routes, fallback_job, offer_id
+from onnx_wizard.fallback.routes import (
+    AUTO,
+    auto_offer,
+    cache_applies,
+    choose_routes,
+    fallback_job,
+    offer_id,
+)
 
 Answers = Mapping[str, Any]
 OPTIMUM = "optimum"  # the route answer that keeps optimum's own export (a supported type)
@@ -66,8 +73,7 @@ def with_cache_choice(report: dict[str, Any]) -> dict[str, Any]:
     optimum's task table has no ``-with-past`` task for a type it cannot export, yet the routes
     export a decoder with its KV cache (and fall back to none only when that fails validation),
     so the KV-cache step asks, as it does for a supported generator."""
-    decoder_only = report.get("is_decoder") and not report.get("is_encoder_decoder")
-    if applies(report) and decoder_only and report.get("task") == "text-generation":
+    if applies(report) and cache_applies(report):
         return {**report, "with_past_applies": True, "with_past": True}
     return report
 

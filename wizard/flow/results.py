@@ -295,7 +295,8 @@ def snippets(answers: Answers, facts: Facts) -> dict[str, str]:
     output = str(answers.get("output") or ".")
     ort_class = ORT_CLASSES.get(task)
     if (facts.run or {}).get("route"):
-        return _fallback_snippets(output, (facts.report or {}).get("model_type"))
+        names = [str(f["name"]) for f in facts.run.get("files") or () if f.get("name")]
+        return _fallback_snippets(output, names, (facts.report or {}).get("model_type"))
     python = (
         f"from optimum.onnxruntime import {ort_class}\n"
         f"model = {ort_class}.from_pretrained({output!r})"
@@ -316,10 +317,10 @@ def snippets(answers: Answers, facts: Facts) -> dict[str, str]:
     return {"python": python, "js": js}
 
 
-def _fallback_snippets(output: str, model_type: Any) -> dict[str, str]:
+def _fallback_snippets(output: str, names: list[str], model_type: Any) -> dict[str, str]:
     """A fallback export: optimum's ORTModel classes and Transformers.js pick their code by
     config.json's model_type, which they may not know, so promise only ONNX Runtime itself."""
-    files = sorted(p.name for p in Path(output).glob("*.onnx")) or ["model.onnx"]
+    files = sorted(n for n in names if n.endswith(".onnx")) or ["model.onnx"]
     python = "import onnxruntime\n" + "\n".join(
         f"{Path(name).stem} = onnxruntime.InferenceSession({output!r} + '/{name}')"
         for name in files
