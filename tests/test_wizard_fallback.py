@@ -122,6 +122,14 @@ def test_cli_takes_a_named_related_config_and_refuses_an_unknown_route(tmp_path:
     assert wrong.returncode != 0
     assert "--route auto" in wrong.stderr and "--route torchscript" in wrong.stderr
     assert not (tmp_path / "x").exists()
+    # An option the routes would drop is refused before anything runs, not silently ignored.
+    dropped = subprocess.run(
+        [*command[:-1], str(tmp_path / "y"), "--auto-fix", "--optimize", "O2"],
+        capture_output=True,
+        text=True,
+    )
+    assert dropped.returncode != 0 and "--optimize" in dropped.stderr, dropped.stderr[-800:]
+    assert "optimizer" in dropped.stderr and not (tmp_path / "y").exists()
 
 
 def test_terminal_app_offers_the_routes_and_their_risk_follows_the_choice(

@@ -59,7 +59,7 @@ def export(
     Returns the validated :class:`ExportResult`; raises :class:`ExportFailed` (with the
     diagnosis in its message) when no attempt passed.
     """
-    from onnx_wizard.fallback.routes import choose_fallback
+    from onnx_wizard.fallback.routes import choose_fallback, refuse_unhonoured
     from onnx_wizard.planning.answers import plan_for_model
     from onnx_wizard.planning.memory import default_limit
     from onnx_wizard.runner.attempts import export_with_recovery, ladder_after_optimum
@@ -71,6 +71,8 @@ def export(
     )
     facts = report.to_dict()
     fallback = choose_fallback(facts, route, auto=auto_fix, task=namespace.task)
+    if fallback is not None:
+        refuse_unhonoured(plan)
 
     def run_once(job: dict[str, Any] | None) -> Any:
         return export_with_recovery(

@@ -114,9 +114,11 @@ def _export(args: argparse.Namespace) -> int:
     facts = report.to_dict()
     if facts.get("source_kind") != "hub":
         refuse_protected(plan.output, source=facts.get("path"))
-    from onnx_wizard.fallback.routes import choose_fallback
+    from onnx_wizard.fallback.routes import choose_fallback, refuse_unhonoured
 
     fallback = choose_fallback(facts, args.route, auto=args.auto_fix, task=args.task)
+    if fallback is not None:
+        refuse_unhonoured(plan)
     limit = parse_size(args.max_memory) if args.max_memory else default_limit()
     if args.timeout is not None and args.timeout <= 0:
         raise WizardError(

@@ -221,6 +221,47 @@ def auto_offer(report: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# Export options the torch.onnx and related-config routes do not carry out: the route exports
+# fp32 on the CPU with its own graph settings. name -> (its default, why it is refused).
+UNHONOURED = {
+    "device": ("cpu", "The fallback routes export on the CPU: set Device back to cpu."),
+    "dtype": (
+        "fp32",
+        "The fallback routes export fp32: keep fp32 and pick fp16 or q8 variants in the next step.",
+    ),
+    "optimize": (None, "The fallback routes do not run optimum's graph optimizer: leave it off."),
+    "slim": (False, "The fallback routes do not run onnxslim: turn this off."),
+    "batch_size": (None, "The fallback routes pick their own example shapes: leave it empty."),
+    "sequence_length": (None, "The fallback routes pick their own example shapes: leave it empty."),
+}
+
+
+def unhonoured_options(values: Mapping[str, Any]) -> dict[str, str]:
+    """Options (by answer or plan name) a fallback route would not carry out: name -> why."""
+    return {
+        name: why
+        for name, (default, why) in UNHONOURED.items()
+        if values.get(name) not in (default, None, False, "")
+    }
+
+
+def plan_unhonoured(plan: Any) -> dict[str, str]:
+    """``unhonoured_options`` for an ``ExportPlan`` (its shapes by their own names)."""
+    values = {"device": plan.device, "dtype": plan.dtype, "optimize": plan.optimize}
+    return unhonoured_options({**values, "slim": plan.slim, **plan.shapes})
+
+
+def refuse_unhonoured(plan: Any) -> None:
+    """WizardError naming each option of ``plan`` a fallback route would silently drop."""
+    refused = plan_unhonoured(plan)
+    if refused:
+        names = ", ".join(f"--{name.replace('_', '-')}" for name in refused)
+        raise WizardError(
+            f"The fallback routes cannot carry out {names}: " + " ".join(refused.values()),
+            f"Drop {names}; quantize the validated export afterwards for a smaller one.",
+        )
+
+
 def cache_applies(report: Mapping[str, Any]) -> bool:
     """A decoder-only generator: optimum's table has no ``-with-past`` task for a type it cannot
     export, yet the routes export the KV cache when that graph validates."""
@@ -334,6 +375,7 @@ __all__ = [
     "ROUTES",
     "TORCHSCRIPT",
     "TORCH_TASKS",
+    "UNHONOURED",
     "auto_offer",
     "cache_applies",
     "choose_fallback",
@@ -341,6 +383,9 @@ __all__ = [
     "describe_route",
     "fallback_job",
     "offer_id",
+    "plan_unhonoured",
+    "refuse_unhonoured",
     "related_fits",
     "route_name",
+    "unhonoured_options",
 ]

@@ -21,24 +21,11 @@ from onnx_wizard.fallback.routes import (
     choose_routes,
     fallback_job,
     offer_id,
+    unhonoured_options,
 )
 
 Answers = Mapping[str, Any]
 OPTIMUM = "optimum"  # the route answer that keeps optimum's own export (a supported type)
-
-# Export options the torch.onnx and related-config routes do not carry out: the route exports
-# fp32 on the CPU with its own graph settings. name -> (its default, why it is refused).
-UNHONOURED = {
-    "device": ("cpu", "The fallback routes export on the CPU: set Device back to cpu."),
-    "dtype": (
-        "fp32",
-        "The fallback routes export fp32: keep fp32 and pick fp16 or q8 variants in the next step.",
-    ),
-    "optimize": (None, "The fallback routes do not run optimum's graph optimizer: leave it off."),
-    "slim": (False, "The fallback routes do not run onnxslim: turn this off."),
-    "batch_size": (None, "The fallback routes pick their own example shapes: leave it empty."),
-    "sequence_length": (None, "The fallback routes pick their own example shapes: leave it empty."),
-}
 
 
 def applies(report: Mapping[str, Any] | None) -> bool:
@@ -191,11 +178,7 @@ def refused_options(values: Answers, report: Mapping[str, Any] | None) -> dict[s
     """Export options the chosen route would not honour: field -> why, to show on the field."""
     if not applies(report):
         return {}
-    return {
-        name: why
-        for name, (default, why) in UNHONOURED.items()
-        if values.get(name) not in (default, None, False, "")
-    }
+    return unhonoured_options(values)
 
 
 __all__ = [

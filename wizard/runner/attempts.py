@@ -269,6 +269,10 @@ def ladder_after_optimum(
         return None
     final = result.final
     outcome = final.outcome if final else None
+    from onnx_wizard.fallback.routes import plan_unhonoured
+
+    if final is not None and plan_unhonoured(final.plan):
+        return None  # the routes would drop options the user chose (fp16, the optimizer, ...)
     if (
         outcome is None
         or outcome.stopped_for_memory
